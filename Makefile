@@ -1,0 +1,61 @@
+# jisr — build, test, demo. `make demo` and `make test` are the two commands
+# the README promises; both work on a fresh machine of the go-svc kind.
+
+GO          ?= go
+BIN         := bin/jisr
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+FUZZTIME    ?= 10s
+FUZZTIME_LONG ?= 60s
+DEMO_DIR    ?= $(CURDIR)/.demo
+
+# Every fuzz target, as package:Target.
+FUZZ_TARGETS := \
+	./internal/xroad:FuzzParse \
+	./pki/ocsp:FuzzOCSPRequest \
+	./pki/tsa:FuzzParseRequest
+
+.PHONY: all build test vet lint unit pkcs11 demo bench fuzz fuzz-long clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/jisr
+
+## test: vet, staticcheck, race-enabled unit and integration tests, PKCS#11 tests
+test: vet lint unit pkcs11
+
+vet:
+	$(GO) vet ./...
+	CGO_ENABLED=1 $(GO) vet -tags pkcs11 ./pki/keys/...
+
+lint:
+	$(GO) run $(STATICCHECK) ./...
+	CGO_ENABLED=1 $(GO) run $(STATICCHECK) -tags pkcs11 ./pki/keys/...
+
+unit:
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+# PKCS#11 through crypto11 needs cgo and SoftHSM2 (installed by .ci/run).
+pkcs11:
+	CGO_ENABLED=1 $(GO) test -race -count=1 -tags pkcs11 ./pki/keys/...
+
+## demo: bring up what exists on the embedded default (the instance PKI)
+demo: build
+	$(BIN) demo --dir $(DEMO_DIR)
+
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+## fuzz: each fuzz target briefly
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
+
+fuzz-long:
+	$(MAKE) fuzz FUZZTIME=$(FUZZTIME_LONG)
+
+clean:
+	rm -rf bin $(DEMO_DIR)
