@@ -12,6 +12,7 @@ import (
 	"io"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/ThalesGroup/crypto11"
 )
@@ -41,6 +42,7 @@ type PKCS11 struct {
 
 	genMu sync.Mutex // serialises Generate's check-then-create
 
+	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -49,7 +51,11 @@ var _ Store = (*PKCS11)(nil)
 
 // OpenPKCS11 loads the PKCS#11 library at module, finds the token labelled
 // tokenLabel and logs in as the user with pin. OpenPKCS11 does not keep pin.
-// Close logs out and releases the library.
+// Close releases the token and, with the last store using it, the library.
+//
+// PKCS#11 login state belongs to the process, not to a store: while one store
+// is open on a token, opening a second one on the same token in the same
+// process succeeds without the PIN being checked again.
 func OpenPKCS11(module, tokenLabel string, pin []byte) (*PKCS11, error) {
 	if module == "" || tokenLabel == "" {
 		return nil, errors.New("keys: pkcs11: module and token label are required")
@@ -84,8 +90,8 @@ func (s *PKCS11) Generate(ctx context.Context, label string, alg Algorithm) (cry
 	if err := ValidateLabel(label); err != nil {
 		return nil, err
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("keys: %w", err)
+	if err := s.precheck(ctx); err != nil {
+		return nil, err
 	}
 	s.genMu.Lock()
 	defer s.genMu.Unlock()
@@ -123,8 +129,8 @@ func (s *PKCS11) Signer(ctx context.Context, label string) (crypto.Signer, error
 	if label == "" {
 		return nil, fmt.Errorf("%w: empty label", ErrInvalidLabel)
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("keys: %w", err)
+	if err := s.precheck(ctx); err != nil {
+		return nil, err
 	}
 	pairs, err := s.p11.FindKeyPairs(nil, []byte(label))
 	if err != nil {
@@ -152,8 +158,8 @@ func (s *PKCS11) Signer(ctx context.Context, label string) (crypto.Signer, error
 // Labels returns the sorted, distinct labels of the key pairs on the token
 // that Signer can use. Unlabelled keys are left out.
 func (s *PKCS11) Labels(ctx context.Context) ([]string, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("keys: %w", err)
+	if err := s.precheck(ctx); err != nil {
+		return nil, err
 	}
 	pairs, err := s.p11.FindAllKeyPairs()
 	if err != nil {
@@ -178,11 +184,23 @@ func (s *PKCS11) Labels(ctx context.Context) ([]string, error) {
 // idempotent.
 func (s *PKCS11) Close() error {
 	s.closeOnce.Do(func() {
+		s.closed.Store(true)
 		if err := s.p11.Close(); err != nil {
 			s.closeErr = fmt.Errorf("keys: pkcs11: close token %q: %w", s.token, err)
 		}
 	})
 	return s.closeErr
+}
+
+// precheck fails if ctx is done or the store is closed.
+func (s *PKCS11) precheck(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("keys: %w", err)
+	}
+	if s.closed.Load() {
+		return errClosed
+	}
+	return nil
 }
 
 // opError wraps err from operation op on the key labelled label.

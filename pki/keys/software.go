@@ -130,11 +130,7 @@ func (s *Software) Generate(ctx context.Context, label string, alg Algorithm) (c
 	if err := s.precheck(ctx); err != nil {
 		return nil, err
 	}
-	// Fail fast, before spending time on key generation; store re-checks
-	// atomically.
-	if _, err := os.Lstat(s.path(label)); err == nil {
-		return nil, opError("generate", label, ErrExists)
-	} else if !errors.Is(err, fs.ErrNotExist) {
+	if err := s.checkAbsent(label); err != nil {
 		return nil, opError("generate", label, err)
 	}
 	key, err := generateKey(rand.Reader, alg)
@@ -160,6 +156,9 @@ func (s *Software) Import(ctx context.Context, label string, key crypto.Signer) 
 		return nil, err
 	}
 	if err := checkImportable(key); err != nil {
+		return nil, opError("import", label, err)
+	}
+	if err := s.checkAbsent(label); err != nil {
 		return nil, opError("import", label, err)
 	}
 	if err := s.store(label, key); err != nil {
@@ -240,9 +239,9 @@ func (s *Software) precheck(ctx context.Context) error {
 	return nil
 }
 
-// opError wraps err from operation op on label. The package's sentinel errors
-// read best first ("keys: no key with that label: \"x\""); anything else gets
-// the operation as context.
+// opError wraps err from operation op on label. A sentinel error reads best
+// first, as in `keys: no key with that label: "x"`; anything else gets the
+// operation as context.
 func opError(op, label string, err error) error {
 	for _, sentinel := range []error{ErrNotFound, ErrExists, ErrBadPassphrase, errClosed} {
 		if err == sentinel {
@@ -279,6 +278,21 @@ func (s *Software) remember(label string, key crypto.Signer) crypto.Signer {
 		s.cache[label] = sig
 	}
 	return sig
+}
+
+// checkAbsent fails with ErrExists if label has a file. It lets Generate and
+// Import fail fast, before the slow key generation and PBKDF2; store has the
+// final, atomic say.
+func (s *Software) checkAbsent(label string) error {
+	_, err := os.Lstat(s.path(label))
+	switch {
+	case err == nil:
+		return ErrExists
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	default:
+		return err
+	}
 }
 
 // store encrypts key and publishes it as label's file without ever replacing
