@@ -63,3 +63,14 @@ func Write(path string, v any) error {
 	}
 	return nil
 }
+
+// DecodeOnly parses YAML bytes into v strictly (unknown fields rejected)
+// without validating, for callers that must adjust v (resolve paths) first.
+func DecodeOnly(b []byte, v any) error {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	return nil
+}

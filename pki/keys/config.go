@@ -50,32 +50,32 @@ type Config struct {
 	// PassphraseFile names a file holding the software store's passphrase;
 	// trailing newlines are ignored. Exactly one of PassphraseFile and
 	// PassphraseEnv must be set for a software store.
-	PassphraseFile string `yaml:"passphraseFile"`
+	PassphraseFile string `yaml:"passphraseFile,omitempty"`
 
 	// PassphraseEnv names an environment variable holding the software
 	// store's passphrase.
-	PassphraseEnv string `yaml:"passphraseEnv"`
+	PassphraseEnv string `yaml:"passphraseEnv,omitempty"`
 
 	// PKCS11 configures a PKCS#11 store. PKCS#11 stores only.
-	PKCS11 PKCS11Config `yaml:"pkcs11"`
+	PKCS11 PKCS11Config `yaml:"pkcs11,omitempty"`
 }
 
 // PKCS11Config configures a PKCS#11 store (an HSM or SoftHSM2 token).
 type PKCS11Config struct {
 	// Module is the absolute path of the vendor's PKCS#11 library, e.g.
 	// /usr/lib/softhsm/libsofthsm2.so.
-	Module string `yaml:"module"`
+	Module string `yaml:"module,omitempty"`
 
 	// TokenLabel selects the token (CKA_LABEL of the token, as shown by
 	// `pkcs11-tool --list-slots`).
-	TokenLabel string `yaml:"tokenLabel"`
+	TokenLabel string `yaml:"tokenLabel,omitempty"`
 
 	// PINFile names a file holding the user PIN; trailing newlines are
 	// ignored. Exactly one of PINFile and PINEnv must be set.
-	PINFile string `yaml:"pinFile"`
+	PINFile string `yaml:"pinFile,omitempty"`
 
 	// PINEnv names an environment variable holding the user PIN.
-	PINEnv string `yaml:"pinEnv"`
+	PINEnv string `yaml:"pinEnv,omitempty"`
 }
 
 func (c PKCS11Config) isZero() bool { return c == PKCS11Config{} }
