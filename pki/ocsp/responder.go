@@ -333,7 +333,14 @@ type answer struct {
 	nextUpdate time.Time // zero for OCSP error responses
 }
 
-// ServeHTTP answers OCSP requests sent by GET or POST.
+// ServeHTTP answers OCSP requests sent by GET (request in the path after
+// Config.Prefix) or POST (request in the body, at any path; Content-Type
+// application/ocsp-request or none). Every OCSP outcome, including
+// malformedRequest, unauthorized and tryLater, is sent with HTTP 200 and
+// Content-Type application/ocsp-response; answers to GET also carry RFC 5019
+// caching headers (Cache-Control max-age up to NextUpdate, Expires,
+// Last-Modified, ETag). Other methods get 405, other content types 415, and
+// GET paths outside Prefix 404.
 func (r *Responder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	var (
 		der []byte
