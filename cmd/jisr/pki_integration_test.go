@@ -393,3 +393,18 @@ func readCert(t *testing.T, path string) *x509.Certificate {
 	}
 	return c
 }
+
+// TestDemoOnce runs what `make demo` runs (with --once and free ports) twice:
+// the first run initialises the PKI, the second reuses it.
+func TestDemoOnce(t *testing.T) {
+	dir := t.TempDir()
+	listen := fmt.Sprintf("ca=%s,ocsp=%s,tsa=%s,admin=%s", freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t))
+	for i, want := range []string{"initialised instance PKI PS-DEV", "== instance PKI PS-DEV is up =="} {
+		out := run(t, false, "demo", "--dir", dir, "--once", "--listen", listen)
+		for _, w := range []string{want, "enrolled security server PS-DEV/GOV/MOI/ss1", "OCSP says good", "time-stamped a document"} {
+			if !strings.Contains(out, w) {
+				t.Fatalf("run %d: output lacks %q:\n%s", i+1, w, out)
+			}
+		}
+	}
+}
