@@ -65,8 +65,13 @@ type Document struct {
 
 // CentralServer locates the central server.
 type CentralServer struct {
-	// ManagementURL is where security servers send management requests.
+	// ManagementURL is where security servers send management requests
+	// (HTTPS).
 	ManagementURL string `json:"managementURL"`
+	// ManagementTLSCertHashes are the SHA-256 hashes (lower-case hex of the
+	// DER) of the TLS certificates the management endpoint may present;
+	// security servers pin them instead of trusting any CA. Sorted.
+	ManagementTLSCertHashes []string `json:"managementTLSCertHashes"`
 	// ConfigurationURLs are the download locations of this document, in order
 	// of preference. Their order is significant and is kept by Marshal.
 	ConfigurationURLs []string `json:"configurationURLs"`
@@ -306,6 +311,11 @@ func (d *Document) validateCentral() error {
 			return fmt.Errorf("centralServer.configurationURLs: duplicate %q", u)
 		}
 		seen[u] = true
+	}
+	for _, h := range d.CentralServer.ManagementTLSCertHashes {
+		if err := validateHash(h); err != nil {
+			return fmt.Errorf("centralServer.managementTLSCertHashes: %w", err)
+		}
 	}
 	return nil
 }
