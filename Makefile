@@ -11,6 +11,8 @@ DEMO_DIR    ?= $(CURDIR)/.demo
 # Every fuzz target, as package:Target.
 FUZZ_TARGETS := \
 	./internal/xroad:FuzzParse \
+	./internal/globalconf:FuzzVerify \
+	./pki/profile:FuzzIDFromURIs \
 	./pki/ocsp:FuzzOCSPRequest \
 	./pki/tsa:FuzzParseRequest
 
