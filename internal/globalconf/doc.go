@@ -22,7 +22,7 @@
 //     copy on disk, and fail-closed expiry;
 //   - the central server's HTTP handler (Handler).
 //
-// The wire format is specified in FORMAT.md next to this file.
+// The wire format is specified in docs/protocol.md ("Global configuration").
 //
 // This package is not the registry: it does not store members or approve
 // management requests (that is central/), it does not hold private keys (keys
