@@ -13,6 +13,8 @@ FUZZ_TARGETS := \
 	./internal/xroad:FuzzParse \
 	./internal/globalconf:FuzzVerify \
 	./pki/profile:FuzzIDFromURIs \
+	./securityserver/message:FuzzDecodeRequest \
+	./securityserver/message:FuzzCanonical \
 	./pki/ocsp:FuzzOCSPRequest \
 	./pki/tsa:FuzzParseRequest
 
