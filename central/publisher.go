@@ -333,7 +333,7 @@ func withDefaultPort(a string) string {
 
 // renewAt is when a document must be replaced even if nothing changed: at
 // half its lifetime, or earlier if security servers refreshing every
-// refresh interval need it (FORMAT.md §7: at least every lifetime − 2 ×
+// refresh interval need it (docs/protocol.md, global configuration §7: at least every lifetime − 2 ×
 // refresh).
 func renewAt(c registry.PublishedConfig, refresh time.Duration) time.Time {
 	life := c.ExpiresAt.Sub(c.GeneratedAt)
