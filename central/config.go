@@ -100,8 +100,9 @@ type PublicURLs struct {
 	// order of preference (at least one); every central node's
 	// configuration listener, each ending in /globalconf.
 	Configuration []string `yaml:"configuration"`
-	// Management is the URL security servers send management requests to,
-	// e.g. https://central.example:4402/managementrequests.
+	// Management is the base URL of the management endpoint, e.g.
+	// https://central.example:4402; security servers send requests to
+	// <management>/managementrequests (ManagementPath).
 	Management string `yaml:"management"`
 }
 

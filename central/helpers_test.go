@@ -54,7 +54,7 @@ type testEnv struct {
 
 func testCentral() globalconf.CentralServer {
 	return globalconf.CentralServer{
-		ManagementURL:           "https://central.ps.example:4402/managementrequests",
+		ManagementURL:           "https://central.ps.example:4402",
 		ManagementTLSCertHashes: []string{"0000000000000000000000000000000000000000000000000000000000000001"},
 		ConfigurationURLs:       []string{"http://central1.ps.example:4401/globalconf", "http://central2.ps.example:4401/globalconf"},
 	}

@@ -152,7 +152,7 @@ func Init(ctx context.Context, opts InitOptions) (*InitResult, error) {
 	if len(cfg.PublicURLs.Configuration) == 0 {
 		cfg.PublicURLs.Configuration = []string{"http://" + host + ":" + portOf(cfg.Listen.Configuration) + ConfigurationPath}
 	}
-	def(&cfg.PublicURLs.Management, "https://"+host+":"+portOf(cfg.Listen.Management)+ManagementPath)
+	def(&cfg.PublicURLs.Management, "https://"+host+":"+portOf(cfg.Listen.Management))
 	if cfg.Publishing.Interval == 0 {
 		cfg.Publishing.Interval = DefaultPublishInterval
 	}
