@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/jisr-bus/jisr/central/centralcmd"
 	"github.com/jisr-bus/jisr/pki/pkicmd"
 )
 
@@ -47,6 +48,7 @@ instance PKI (CA, OCSP, time-stamping).`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(pkicmd.New(stdout, stderr))
+	root.AddCommand(centralcmd.New(stdout, stderr))
 	root.AddCommand(newDemo(stdout, stderr))
 	return root
 }
