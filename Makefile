@@ -14,6 +14,7 @@ FUZZ_TARGETS := \
 	./internal/globalconf:FuzzVerify \
 	./pki/profile:FuzzIDFromURIs \
 	./securityserver/message:FuzzDecodeRequest \
+	./internal/mgmtproto:FuzzParse \
 	./securityserver/message:FuzzCanonical \
 	./pki/ocsp:FuzzOCSPRequest \
 	./pki/tsa:FuzzParseRequest
@@ -55,7 +56,7 @@ fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; \
 		echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
-		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 200x $$pkg; \
 	done
 
 fuzz-long:
