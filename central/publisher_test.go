@@ -159,6 +159,35 @@ func TestPublisherRotation(t *testing.T) {
 			}
 		})
 	}
+
+	// Retire k1: the central server now signs with k2 only. Security servers
+	// that took the new anchor (k1+k2, or k2) keep verifying; those that only
+	// know k1 stop.
+	retired, err := NewPublisher(PublisherConfig{Store: e.store, Keys: []globalconf.SigningKey{k2}, Central: e.central, MaxClockSkew: 30 * time.Second, Clock: e.clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc, published = e.tick(retired)
+	if !published || pc.Serial != 3 {
+		t.Fatalf("k2-only publisher: serial %d published %v, want 3 true", pc.Serial, published)
+	}
+	after := []struct {
+		name    string
+		keys    []globalconf.SigningKey
+		wantErr error
+	}{
+		{"new anchor with both keys", []globalconf.SigningKey{k1, k2}, nil},
+		{"new anchor with k2", []globalconf.SigningKey{k2}, nil},
+		{"old anchor with k1 only", []globalconf.SigningKey{k1}, globalconf.ErrUnknownKey},
+	}
+	for _, c := range after {
+		t.Run("after retirement/"+c.name, func(t *testing.T) {
+			_, err := globalconf.Verify(pc.Document, e.anchor(c.keys...), e.clk.Now())
+			if !errors.Is(err, c.wantErr) {
+				t.Fatalf("Verify: %v, want %v", err, c.wantErr)
+			}
+		})
+	}
 }
 
 // TestPublisherRace: a node that lost the race for a serial adopts the
