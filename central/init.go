@@ -72,6 +72,10 @@ type InitOptions struct {
 	// passphrase source as pki.yaml's keys) with key central-config-1
 	// becomes the configuration key store.
 	PKIDir string
+	// Database, if its Driver is "postgres", puts the registry in that
+	// PostgreSQL database (DSN from DSNFile or DSNEnv) instead of a SQLite
+	// file in Dir. Further central nodes share it: copy Dir to them.
+	Database DatabaseConfig
 	// MemberClasses are created in the registry; default GOV, COM, NGO.
 	MemberClasses []registry.MemberClass
 	// Template, if set, provides listen addresses, public URLs, publishing
@@ -138,6 +142,9 @@ func Init(ctx context.Context, opts InitOptions) (*InitResult, error) {
 	}
 	cfg.Instance = opts.Instance
 	cfg.Database = DatabaseConfig{Driver: DriverSQLite, Path: DatabaseFile}
+	if opts.Database.Driver == DriverPostgres {
+		cfg.Database = opts.Database
+	}
 	cfg.Management = ManagementConfig{TLSCertFile: ManagementCertFile, TLSKeyFile: ManagementKeyFile}
 	cfg.ConfigurationKeys = []string{ConfigurationKeyLabel}
 	def := func(s *string, v string) {
@@ -199,7 +206,7 @@ func Init(ctx context.Context, opts InitOptions) (*InitResult, error) {
 		return nil, fmt.Errorf("central init: management TLS certificate: %w", err)
 	}
 
-	st, err := registry.OpenSQLite(ctx, check.Database.Path, registry.WithClock(clk))
+	st, err := OpenRegistry(ctx, check.Database, clk)
 	if err != nil {
 		return nil, fmt.Errorf("central init: %w", err)
 	}

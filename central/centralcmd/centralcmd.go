@@ -89,6 +89,10 @@ TSA as an approved TSA.`,
 				code, desc, _ := strings.Cut(cl, "=")
 				opts.MemberClasses = append(opts.MemberClasses, registry.MemberClass{Code: code, Description: desc})
 			}
+			if opts.Database.DSNFile != "" || opts.Database.DSNEnv != "" {
+				opts.Database.Driver = central.DriverPostgres
+				opts.Database.DSNFile = absOrEmpty(opts.Database.DSNFile)
+			}
 			opts.Template = &tmpl
 			res, err := central.Init(cmd.Context(), opts)
 			if err != nil {
@@ -126,6 +130,8 @@ TSA as an approved TSA.`,
 	f.StringSliceVar(&tmpl.PublicURLs.Configuration, "configuration-url", nil, "public configuration download URL, in order of preference (repeatable; default http://<first --name>:<port>/globalconf)")
 	f.StringVar(&tmpl.PublicURLs.Management, "management-url", "", "public base URL of the management endpoint; requests go to <url>/managementrequests (default https://<first --name>:<port>)")
 	f.BoolVar(&tmpl.AutoApprove, "auto-approve", false, "approve management requests on receipt (test beds and demos only)")
+	f.StringVar(&opts.Database.DSNFile, "database-dsn-file", "", "put the registry in PostgreSQL, DSN read from this file (default: SQLite in --dir)")
+	f.StringVar(&opts.Database.DSNEnv, "database-dsn-env", "", "put the registry in PostgreSQL, DSN read from this environment variable")
 	_ = c.MarkFlagRequired("instance")
 	_ = c.MarkFlagRequired("dir")
 	return c

@@ -19,8 +19,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jisr-bus/jisr/central"
+	"github.com/jisr-bus/jisr/internal/config"
 	"github.com/jisr-bus/jisr/internal/globalconf"
 	"github.com/jisr-bus/jisr/internal/mgmtproto"
+	"github.com/jisr-bus/jisr/internal/store/storetest"
 	"github.com/jisr-bus/jisr/internal/xroad"
 	"github.com/jisr-bus/jisr/pki/enrol"
 	"github.com/jisr-bus/jisr/pki/ocsp"
@@ -327,4 +330,127 @@ func tamper(t *testing.T, signed []byte) []byte {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// TestTwoCentralProcessesOverPostgres runs two `jisr central serve` processes
+// sharing one PostgreSQL registry (the second node is a copy of the first
+// one's directory with its own listen addresses): both serve byte-identical,
+// verifying configuration, also after a change made through one node and
+// published through the other.
+func TestTwoCentralProcessesOverPostgres(t *testing.T) {
+	dsn := storetest.PostgresDSN(t)
+	p := startPKI(t)
+	dsnFile := filepath.Join(t.TempDir(), "dsn")
+	if err := os.WriteFile(dsnFile, []byte(dsn+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dir1 := filepath.Join(t.TempDir(), "central1")
+	run(t, false, "central", "init", "--instance", "PS", "--dir", dir1, "--pki-dir", p.dir,
+		"--database-dsn-file", dsnFile, "--admin-listen", freeAddr(t),
+		"--configuration-listen", freeAddr(t), "--management-listen", freeAddr(t))
+
+	// Node 2: the same keys, certificate and registry; other listeners.
+	dir2 := filepath.Join(t.TempDir(), "central2")
+	if out, err := exec.Command("cp", "-a", dir1, dir2).CombinedOutput(); err != nil {
+		t.Fatalf("copying the node directory: %v %s", err, out)
+	}
+	var cfg2 central.Config
+	cfgPath2 := filepath.Join(dir2, central.ConfigFile)
+	b, err := os.ReadFile(cfgPath2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := config.DecodeOnly(b, &cfg2); err != nil {
+		t.Fatal(err)
+	}
+	cfg2.Listen.Admin, cfg2.Listen.Configuration, cfg2.Listen.Management = freeAddr(t), freeAddr(t), freeAddr(t)
+	if err := config.Write(cfgPath2, &cfg2); err != nil {
+		t.Fatal(err)
+	}
+
+	var nodes []*centralUnderTest
+	for _, dir := range []string{dir1, dir2} {
+		nodes = append(nodes, serveCentral(t, dir))
+	}
+	fetch := func(c *centralUnderTest) ([]byte, string) {
+		t.Helper()
+		resp, err := http.Get("http://" + c.confAddr + central.ConfigurationPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("node %s: %d %s", c.confAddr, resp.StatusCode, body)
+		}
+		return body, resp.Header.Get("ETag")
+	}
+	same := func(step string) *globalconf.Document {
+		t.Helper()
+		d1, e1 := fetch(nodes[0])
+		d2, e2 := fetch(nodes[1])
+		if !bytes.Equal(d1, d2) || e1 != e2 || e1 == "" {
+			t.Fatalf("%s: the nodes serve different documents (ETags %q, %q)", step, e1, e2)
+		}
+		for _, n := range nodes {
+			if _, err := globalconf.Verify(d1, n.anchor, time.Now()); err != nil {
+				t.Fatalf("%s: document does not verify with node %s's anchor: %v", step, n.confAddr, err)
+			}
+		}
+		doc, err := globalconf.Verify(d1, nodes[0].anchor, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return doc
+	}
+	before := same("at start")
+
+	// A change through node 1, published through node 2.
+	run(t, false, "central", "member", "add", "--config", nodes[0].cfg, "--class", "GOV", "--code", "MOH", "--name", "Ministry of Health")
+	run(t, false, "central", "config", "regenerate", "--config", nodes[1].cfg)
+	after := same("after a change")
+	if after.Serial <= before.Serial || len(after.Members) != len(before.Members)+1 {
+		t.Fatalf("change not published: serial %d→%d, members %d→%d", before.Serial, after.Serial, len(before.Members), len(after.Members))
+	}
+}
+
+// serveCentral starts `jisr central serve` for an initialised directory and
+// exports its anchor.
+func serveCentral(t *testing.T, dir string) *centralUnderTest {
+	t.Helper()
+	c := &centralUnderTest{dir: dir, cfg: filepath.Join(dir, central.ConfigFile)}
+	var cfg central.Config
+	b, err := os.ReadFile(c.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := config.DecodeOnly(b, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	c.adminAddr, c.confAddr, c.mgmtAddr = cfg.Listen.Admin, cfg.Listen.Configuration, cfg.Listen.Management
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, jisrBin, "central", "serve", "--config", c.cfg, "--log-format", "text")
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("central serve (%s) logs:\n%s", dir, logs.String())
+		}
+	})
+	waitHealthy(t, "http://"+c.adminAddr+"/healthz", &logs)
+	anchorPath := filepath.Join(dir, "anchor.json")
+	run(t, false, "central", "anchor", "--config", c.cfg, "--out", anchorPath)
+	if b, err = os.ReadFile(anchorPath); err != nil {
+		t.Fatal(err)
+	}
+	if c.anchor, err = globalconf.ParseAnchor(b); err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
