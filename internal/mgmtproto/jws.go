@@ -229,7 +229,7 @@ type Signature struct {
 }
 
 // Parse decodes a signed request without trusting it. It accepts only the
-// form Sign writes (PROTOCOL.md): the JSON general serialization in
+// form Sign writes (docs/protocol.md): the JSON general serialization in
 // canonical form ({"payload","signatures"} and {"protected","signature"}
 // only, in this order, no white space), 1 to MaxSignatures signatures,
 // base64url without padding, each protected header exactly

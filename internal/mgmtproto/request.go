@@ -36,7 +36,7 @@ const (
 )
 
 // ErrMalformed is wrapped by every error that reports a signed request or a
-// payload that is not in the format PROTOCOL.md describes (syntax, schema,
+// payload that is not in the format docs/protocol.md describes (syntax, schema,
 // canonical form, missing or superfluous members, size). Test with errors.Is.
 var ErrMalformed = errors.New("mgmtproto: malformed management request")
 
@@ -193,7 +193,7 @@ func validRequestID(s string) bool {
 	return true
 }
 
-// Validate checks r against the rules of PROTOCOL.md: a well-formed ID, a
+// Validate checks r against the rules of docs/protocol.md: a well-formed ID, a
 // known type, a valid server, a CreatedAt, and exactly the members the type
 // needs: Client for client requests; Addresses (1 to MaxAddresses distinct
 // host or host:port) for authCertRegistration and addressChange; AuthCert (an
@@ -339,7 +339,7 @@ type wireService struct {
 const timeFormat = "2006-01-02T15:04:05Z"
 
 // MarshalPayload validates r and returns its canonical JSON encoding, the
-// bytes that are signed: the members of PROTOCOL.md in that order, absent
+// bytes that are signed: the members of docs/protocol.md in that order, absent
 // optional members omitted, no white space, strings escaped as Go's
 // encoding/json escapes them (including <, > and &), CreatedAt in UTC with
 // whole seconds, AuthCert in standard base64, identifiers in header form

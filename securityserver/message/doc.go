@@ -13,7 +13,7 @@
 // certificate chain (x5c) and a stapled OCSP response ("jisr.ocsp") travel in
 // the JWS protected header, so the signature is checkable offline by any JOSE
 // library given the certificate, and completely by Verifier given the
-// approved CAs. PROTOCOL.md in this directory is the wire specification.
+// approved CAs. docs/protocol.md ("Signed messages between security servers") is the wire specification.
 //
 // The package provides:
 //

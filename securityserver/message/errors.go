@@ -12,7 +12,7 @@ import (
 var (
 	// ErrMalformed: a header, the canonical encoding, the JWS or its
 	// protected header is missing, duplicated, badly encoded, too large or
-	// otherwise not in the form PROTOCOL.md prescribes.
+	// otherwise not in the form docs/protocol.md prescribes.
 	ErrMalformed = errors.New("malformed message")
 	// ErrBadSignature: the JWS signature does not verify with the key of the
 	// certificate it names.
