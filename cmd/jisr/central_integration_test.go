@@ -231,6 +231,21 @@ func TestCentralRegistersServersThroughManagementRequests(t *testing.T) {
 			t.Fatalf("status after approval: %+v %v", st, err)
 		}
 
+		// Publish the subsystem's service description to the catalogue.
+		svc := xroad.ServiceID{Provider: client, Code: "records", Version: "v1"}
+		signed, err = mgmtproto.Sign(mgmtproto.Request{
+			ID: mgmtproto.NewRequestID(), Type: mgmtproto.TypeServiceDescriptionPublish, Server: ss.id, CreatedAt: time.Now(),
+			ServiceDescription: &mgmtproto.ServiceDescription{Service: svc, Type: mgmtproto.ServiceOpenAPI,
+				Title: m.name + " records", Description: "registry queries of " + m.name, OpenAPI: sampleOpenAPI},
+		}, []mgmtproto.Signer{ss.signer()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st, err = authed.Submit(ctx, signed); err != nil {
+			t.Fatalf("service description of %s: %v", svc, err)
+		}
+		approve(t, c, st.ID)
+
 		// The same client registration without mTLS is refused.
 		signed, _ = mgmtproto.Sign(mgmtproto.Request{
 			ID: mgmtproto.NewRequestID(), Type: mgmtproto.TypeClientRegistration, Server: ss.id,
@@ -239,6 +254,14 @@ func TestCentralRegistersServersThroughManagementRequests(t *testing.T) {
 		if _, err := anon.Submit(ctx, signed); err == nil {
 			t.Fatal("a client registration without the registered auth certificate was accepted")
 		}
+	}
+
+	// The catalogue finds both descriptions by free text and one by member.
+	if out := run(t, false, "central", "catalogue", "search", "--config", c.cfg, "--q", "records"); !strings.Contains(out, "Ministry of Interior records") || !strings.Contains(out, "Ministry of Transport records") {
+		t.Fatalf("catalogue search:\n%s", out)
+	}
+	if out := run(t, false, "central", "catalogue", "search", "--config", c.cfg, "--member", "PS:GOV:MOT"); strings.Contains(out, "Interior") || !strings.Contains(out, "Transport") {
+		t.Fatalf("catalogue search by member:\n%s", out)
 	}
 
 	run(t, false, "central", "config", "regenerate", "--config", c.cfg)
@@ -454,3 +477,20 @@ func serveCentral(t *testing.T, dir string) *centralUnderTest {
 	}
 	return c
 }
+
+const sampleOpenAPI = `openapi: 3.0.3
+info:
+  title: registry records
+  version: "1"
+paths:
+  /records/{id}:
+    get:
+      parameters:
+        - name: id
+          in: path
+          required: true
+          schema: {type: string}
+      responses:
+        "200":
+          description: the record
+`
