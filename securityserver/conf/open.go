@@ -1,0 +1,114 @@
+package conf
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"fmt"
+	"io/fs"
+
+	"github.com/jisr-bus/jisr/internal/clock"
+	"github.com/jisr-bus/jisr/internal/store"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// MigrationTable is the table recording which migrations of this package
+// were applied, so the configuration can share a database with other
+// components (its tables are prefixed "ss_").
+const MigrationTable = "jisr_ss_conf_migrations"
+
+// Migrations returns the package's goose migrations (one set of files for
+// both dialects).
+func Migrations() fs.FS {
+	sub, err := fs.Sub(migrationFiles, "migrations")
+	if err != nil {
+		// fs.Sub fails only for an invalid path, and this one is constant.
+		panic(err)
+	}
+	return sub
+}
+
+type options struct {
+	clk        clock.Clock
+	sqliteOpts []store.SQLiteOption
+}
+
+// Option changes a default of OpenSQLite, OpenPostgres or New.
+type Option func(*options)
+
+// WithClock sets the clock that stamps creation, refresh and grant times
+// (default clock.System()).
+func WithClock(clk clock.Clock) Option {
+	return func(o *options) { o.clk = clk }
+}
+
+// WithSQLiteOptions passes options to store.OpenSQLite. The configuration
+// keeps store's default durability (store.SyncNormal): it is re-entered by
+// an administrator, and a power loss may at worst roll back the last
+// changes.
+func WithSQLiteOptions(opts ...store.SQLiteOption) Option {
+	return func(o *options) { o.sqliteOpts = append(o.sqliteOpts, opts...) }
+}
+
+func buildOptions(opts []Option) options {
+	o := options{clk: clock.System()}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o
+}
+
+// OpenSQLite opens (creating if needed) the configuration in the SQLite
+// file at path and brings its schema up to date.
+func OpenSQLite(ctx context.Context, path string, opts ...Option) (Store, error) {
+	o := buildOptions(opts)
+	db, err := store.OpenSQLite(ctx, path, o.sqliteOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("ss conf: %w", err)
+	}
+	s, err := newStore(ctx, db, store.SQLite, o, db.Close)
+	if err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// OpenPostgres connects to the configuration in the PostgreSQL database dsn
+// names (its search_path selects the schema) and brings the schema up to
+// date; nodes starting together take turns (an advisory lock). Several
+// security server nodes share one configuration this way.
+func OpenPostgres(ctx context.Context, dsn string, opts ...Option) (Store, error) {
+	o := buildOptions(opts)
+	pg, err := store.OpenPostgresDB(ctx, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("ss conf: %w", err)
+	}
+	s, err := newStore(ctx, pg.DB, store.Postgres, o, pg.Close)
+	if err != nil {
+		_ = pg.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// New returns the configuration in db, an SQLite database opened with
+// store.OpenSQLite or a PostgreSQL one from store.SQLDB, after bringing its
+// schema up to date. The Store's Close does not close db.
+func New(ctx context.Context, db *sql.DB, dialect store.Dialect, opts ...Option) (Store, error) {
+	return newStore(ctx, db, dialect, buildOptions(opts), func() error { return nil })
+}
+
+func newStore(ctx context.Context, db *sql.DB, dialect store.Dialect, o options, closeFn func() error) (*sqlStore, error) {
+	if err := store.Migrate(ctx, db, dialect, Migrations(), store.MigrationTable(MigrationTable)); err != nil {
+		return nil, fmt.Errorf("ss conf: %w", err)
+	}
+	return &sqlStore{
+		reader:  reader{x: db, clk: o.clk},
+		db:      db,
+		dialect: dialect,
+		closeFn: closeFn,
+	}, nil
+}
