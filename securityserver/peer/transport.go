@@ -246,7 +246,10 @@ func (t *Transport) generationFor(doc *globalconf.Document) *generation {
 		DialTLSContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			return t.dialTLS(ctx, g, network, addr)
 		},
-		ForceAttemptHTTP2:   true,
+		ForceAttemptHTTP2: true,
+		// The hop carries signed messages: Go must not add an unsigned
+		// Accept-Encoding or decompress bodies behind the signature.
+		DisableCompression:  true,
 		MaxIdleConnsPerHost: t.cfg.MaxIdleConnsPerHost,
 		IdleConnTimeout:     t.cfg.IdleConnTimeout,
 		// The handshake timeout is enforced by dialTLS; SS↔SS traffic
