@@ -15,6 +15,8 @@ FUZZ_TARGETS := \
 	./pki/profile:FuzzIDFromURIs \
 	./securityserver/message:FuzzDecodeRequest \
 	./internal/mgmtproto:FuzzParse \
+	./securityserver/proxy:FuzzClientRequest \
+	./securityserver/conf:FuzzMatchPath \
 	./securityserver/message:FuzzCanonical \
 	./pki/ocsp:FuzzOCSPRequest \
 	./pki/tsa:FuzzParseRequest
