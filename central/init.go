@@ -2,22 +2,14 @@ package central
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"net"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
-	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -25,6 +17,7 @@ import (
 	"github.com/jisr-bus/jisr/internal/clock"
 	"github.com/jisr-bus/jisr/internal/config"
 	"github.com/jisr-bus/jisr/internal/ports"
+	"github.com/jisr-bus/jisr/internal/tlsutil"
 	"github.com/jisr-bus/jisr/pki/keys"
 )
 
@@ -202,7 +195,7 @@ func Init(ctx context.Context, opts InitOptions) (*InitResult, error) {
 	if err := check.Validate(); err != nil {
 		return nil, fmt.Errorf("central init: resulting configuration: %w", err)
 	}
-	if err := writeSelfSigned(check.Management.TLSCertFile, check.Management.TLSKeyFile, names, clk.Now()); err != nil {
+	if err := tlsutil.WriteSelfSigned(check.Management.TLSCertFile, check.Management.TLSKeyFile, names, clk.Now()); err != nil {
 		return nil, fmt.Errorf("central init: management TLS certificate: %w", err)
 	}
 
@@ -279,45 +272,6 @@ func checkKey(ctx context.Context, kc keys.Config, label string) error {
 
 // writeSelfSigned writes a self-signed ECDSA P-256 TLS certificate for
 // names (DNS names or IP addresses), valid for two years from now.
-func writeSelfSigned(certPath, keyPath string, names []string, now time.Time) error {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return err
-	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
-	if err != nil {
-		return err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: names[0]},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(2 * 365 * 24 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-	}
-	for _, n := range names {
-		if ip := net.ParseIP(n); ip != nil {
-			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
-		} else {
-			tmpl.DNSNames = append(tmpl.DNSNames, n)
-		}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		return err
-	}
-	kder, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
-		return err
-	}
-	return os.WriteFile(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
-}
-
 // pkiDir is what Init takes from a `jisr pki init` directory.
 type pkiDir struct {
 	instance    string
