@@ -14,6 +14,7 @@ import (
 
 	"github.com/jisr-bus/jisr/central/centralcmd"
 	"github.com/jisr-bus/jisr/pki/pkicmd"
+	"github.com/jisr-bus/jisr/securityserver/sscmd"
 )
 
 // Main runs the jisr command line with args and returns the process exit
@@ -49,6 +50,7 @@ instance PKI (CA, OCSP, time-stamping).`,
 	root.SetErr(stderr)
 	root.AddCommand(pkicmd.New(stdout, stderr))
 	root.AddCommand(centralcmd.New(stdout, stderr))
+	root.AddCommand(sscmd.New(stdout, stderr))
 	root.AddCommand(newDemo(stdout, stderr))
 	return root
 }

@@ -1,0 +1,250 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha512"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// ssUnderTestProc is a security server run as a `jisr ss serve` process.
+type ssUnderTestProc struct {
+	id, cfg              string
+	clientAddr, peerAddr string
+	adminAddr            string
+}
+
+// setupSS runs init, enrol (tokens from the PKI), register (approved by the
+// registration officer) and client add (approved) for one security server.
+func setupSS(t *testing.T, p *pkiUnderTest, c *centralUnderTest, id, client, pass string) *ssUnderTestProc {
+	t.Helper()
+	s := &ssUnderTestProc{id: id, clientAddr: freeAddr(t), peerAddr: freeAddr(t), adminAddr: freeAddr(t)}
+	dir := filepath.Join(t.TempDir(), "ss")
+	run(t, false, "ss", "init", "--server-id", id, "--dir", dir, "--anchor", filepath.Join(c.dir, "anchor.json"),
+		"--address", "localhost:"+port(s.peerAddr), "--passphrase-file", pass,
+		"--client-http-listen", s.clientAddr, "--client-https-listen", freeAddr(t),
+		"--peer-listen", s.peerAddr, "--admin-listen", s.adminAddr)
+	s.cfg = filepath.Join(dir, "ss.yaml")
+	parts := strings.Split(id, "/")
+	authTok := strings.TrimSpace(run(t, false, "pki", "token", "--config", p.cfg, "--kind", "auth", "--id", "SERVER:"+id, "--dns", "localhost"))
+	signTok := strings.TrimSpace(run(t, false, "pki", "token", "--config", p.cfg, "--kind", "sign", "--id", "MEMBER:"+strings.Join(parts[:3], "/")))
+	run(t, false, "ss", "enrol", "--config", s.cfg, "--ca-url", "https://"+p.caAddr, "--roots", p.rootPEM,
+		"--auth-token", authTok, "--dns", "localhost", "--sign-token", signTok)
+	approve(t, c, requestID(t, run(t, false, "ss", "register", "--config", s.cfg)))
+	approve(t, c, requestID(t, run(t, false, "ss", "client", "add", "--config", s.cfg, "--client", client)))
+	return s
+}
+
+func requestID(t *testing.T, out string) int64 {
+	t.Helper()
+	var st struct {
+		ID     int64  `json:"id"`
+		Status string `json:"status"`
+	}
+	if err := json.Unmarshal([]byte(out), &st); err != nil || st.ID == 0 {
+		t.Fatalf("management request status %q: %v", out, err)
+	}
+	return st.ID
+}
+
+func (s *ssUnderTestProc) serve(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, jisrBin, "ss", "serve", "--config", s.cfg, "--log-format", "text")
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("ss serve %s logs:\n%s", s.id, logs.String())
+		}
+	})
+	waitHealthy(t, "http://"+s.adminAddr+"/healthz", &logs)
+}
+
+// seen is what the backend received.
+type seen struct {
+	mu   sync.Mutex
+	reqs []*http.Request
+	body [][]byte
+}
+
+func (s *seen) last() (*http.Request, []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.reqs) == 0 {
+		return nil, nil
+	}
+	return s.reqs[len(s.reqs)-1], s.body[len(s.body)-1]
+}
+
+// TestExchangeThroughSecurityServers is issue 4's whole path over real TCP
+// and TLS on loopback, every component a process: PKI, central server, the
+// Interior ministry's security server (provider of a persons service) and
+// the Cabinet Secretariat's (consumer), configured through the CLI exactly
+// as an operator would. The service sees the X-Road headers and the path;
+// the client sees X-Road's response headers with the request hash PR-REST
+// defines.
+func TestExchangeThroughSecurityServers(t *testing.T) {
+	p := startPKI(t)
+	c := startCentral(t, p)
+	pass := filepath.Join(t.TempDir(), "ss-pass")
+	if err := os.WriteFile(pass, []byte("ss-passphrase\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run(t, false, "central", "member", "add", "--config", c.cfg, "--class", "GOV", "--code", "MOI", "--name", "Ministry of Interior")
+	run(t, false, "central", "member", "add", "--config", c.cfg, "--class", "GOV", "--code", "CAB", "--name", "Cabinet Secretariat")
+
+	var got seen
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got.mu.Lock()
+		got.reqs, got.body = append(got.reqs, r), append(got.body, b)
+		got.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("X-Road-Request-Hash", "forged-by-the-service")
+		_ = json.NewEncoder(w).Encode(map[string]string{"nationalId": "4001", "name": "Amal Haddad"})
+	}))
+	defer backend.Close()
+
+	provider := setupSS(t, p, c, "PS/GOV/MOI/ss1", "PS/GOV/MOI/civil-registry", pass)
+	consumer := setupSS(t, p, c, "PS/GOV/CAB/ss1", "PS/GOV/CAB/portal", pass)
+	oas := filepath.Join(t.TempDir(), "persons.yaml")
+	if err := os.WriteFile(oas, []byte(personsOpenAPI), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run(t, false, "ss", "service", "add", "--config", provider.cfg, "--client", "PS/GOV/MOI/civil-registry",
+		"--code", "persons", "--url", backend.URL, "--openapi", oas)
+	run(t, false, "ss", "access", "grant", "--config", provider.cfg, "--client", "PS/GOV/MOI/civil-registry",
+		"--service", "persons", "--subject", "PS/GOV/CAB/portal")
+	run(t, false, "central", "config", "regenerate", "--config", c.cfg)
+	provider.serve(t)
+	consumer.serve(t)
+
+	url := "http://" + consumer.clientAddr + "/r1/PS/GOV/MOI/civil-registry/persons/v1/persons/4001?x=1"
+	call := func(method, client string, body []byte) (*http.Response, []byte) {
+		t.Helper()
+		req, _ := http.NewRequest(method, url, bytes.NewReader(body))
+		req.Header.Set("X-Road-Client", client)
+		req.Header.Set("X-Road-UserId", "PS4001234567")
+		req.Header.Set("X-Road-Issue", "APP-2026-000042")
+		req.Header.Set("Authorization", "Bearer citizen-jwt")
+		if body != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, b
+	}
+
+	// The security servers pick up their registered clients within a second
+	// of their first configuration refresh; wait until the path is open.
+	var resp *http.Response
+	var body []byte
+	deadline := time.Now().Add(45 * time.Second)
+	for {
+		resp, body = call(http.MethodGet, "PS/GOV/CAB/portal", nil)
+		if resp.StatusCode == http.StatusOK || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("exchange: %d %s %s", resp.StatusCode, resp.Header.Get("X-Road-Error"), body)
+	}
+	r, _ := got.last()
+	if r == nil || r.URL.Path != "/v1/persons/4001" || r.URL.RawQuery != "x=1" {
+		t.Fatalf("the service saw %v", r)
+	}
+	for h, want := range map[string]string{"X-Road-Client": "PS/GOV/CAB/portal", "X-Road-UserId": "PS4001234567",
+		"X-Road-Issue": "APP-2026-000042", "Authorization": "Bearer citizen-jwt"} {
+		if r.Header.Get(h) != want {
+			t.Errorf("service saw %s %q, want %q", h, r.Header.Get(h), want)
+		}
+	}
+	if r.Header.Get("X-Road-Id") == "" {
+		t.Error("service saw no X-Road-Id")
+	}
+	for h, want := range map[string]string{"X-Road-Client": "PS/GOV/CAB/portal", "X-Road-Service": "PS/GOV/MOI/civil-registry/persons"} {
+		if resp.Header.Get(h) != want {
+			t.Errorf("client saw %s %q, want %q", h, resp.Header.Get(h), want)
+		}
+	}
+	rh := resp.Header.Get("X-Road-Request-Hash")
+	if rh == "" || rh == "forged-by-the-service" || resp.Header.Get("X-Road-Id") == "" || resp.Header.Get("X-Road-Error") != "" {
+		t.Errorf("client saw X-Road headers %v", resp.Header)
+	}
+	if raw, err := base64.StdEncoding.DecodeString(rh); err != nil || len(raw) != sha512.Size {
+		t.Errorf("X-Road-Request-Hash %q is not a base64 SHA-512", rh)
+	}
+	if !strings.Contains(string(body), "Amal Haddad") {
+		t.Errorf("body %s", body)
+	}
+
+	// A POST carries its body end to end.
+	resp, body = call(http.MethodPost, "PS/GOV/CAB/portal", []byte(`{"query":"birth records"}`))
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST: %d %s", resp.StatusCode, body)
+	}
+	if _, b := got.last(); string(b) != `{"query":"birth records"}` {
+		t.Errorf("service got body %q", b)
+	}
+
+	// Refusals keep X-Road's shape.
+	for _, tc := range []struct {
+		name, client, wantCode string
+		wantStatus             int
+	}{
+		{"client not hosted by the consumer's server", "PS/GOV/MOI/civil-registry", "Server.ClientProxy.UnknownMember", 500},
+		{"malformed client", "PS/GOV", "Client.BadRequest", 400},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, body := call(http.MethodGet, tc.client, nil)
+			if resp.StatusCode != tc.wantStatus || resp.Header.Get("X-Road-Error") != tc.wantCode {
+				t.Fatalf("%d %s %s, want %d %s", resp.StatusCode, resp.Header.Get("X-Road-Error"), body, tc.wantStatus, tc.wantCode)
+			}
+		})
+	}
+	_ = net.JoinHostPort
+	_ = strconv.Itoa
+}
+
+const personsOpenAPI = `openapi: 3.0.3
+info:
+  title: Civil registry persons
+  version: "1"
+paths:
+  /v1/persons/{nationalId}:
+    get:
+      parameters:
+        - {name: nationalId, in: path, required: true, schema: {type: string}}
+      responses:
+        "200": {description: the person}
+    post:
+      parameters:
+        - {name: nationalId, in: path, required: true, schema: {type: string}}
+      responses:
+        "200": {description: search result}
+`

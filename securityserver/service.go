@@ -1,0 +1,456 @@
+package securityserver
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/jisr-bus/jisr/internal/clock"
+	"github.com/jisr-bus/jisr/internal/globalconf"
+	"github.com/jisr-bus/jisr/pki/keys"
+	"github.com/jisr-bus/jisr/pki/profile"
+	"github.com/jisr-bus/jisr/securityserver/conf"
+	"github.com/jisr-bus/jisr/securityserver/message"
+	"github.com/jisr-bus/jisr/securityserver/peer"
+	"github.com/jisr-bus/jisr/securityserver/proxy"
+)
+
+// Service is a running security server. Build it with New, run it with
+// Serve, release it with Close.
+type Service struct {
+	cfg      *Config
+	clk      clock.Clock
+	log      *slog.Logger
+	registry *prometheus.Registry
+
+	store     keys.Store
+	gc        *globalconf.Client
+	ocsp      *peer.OCSPCache
+	identity  *peer.Identity
+	peerSrv   *peer.Server
+	transport *peer.Transport
+	confStore conf.Store
+	local     *LocalView
+	msglog    *messageLog
+	client    *proxy.ClientProxy
+	server    *proxy.ServerProxy
+
+	mu        sync.Mutex
+	listeners map[string]net.Listener
+}
+
+// Option configures New.
+type Option func(*Service)
+
+// WithClock injects the clock.
+func WithClock(c clock.Clock) Option { return func(s *Service) { s.clk = c } }
+
+// WithLogger sets the logger.
+func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.log = l } }
+
+// New opens the key store, the databases and the last good global
+// configuration, loads the server's identity and builds both proxies.
+func New(ctx context.Context, cfg *Config, opts ...Option) (_ *Service, err error) {
+	s := &Service{cfg: cfg, clk: clock.System(), log: slog.New(slog.DiscardHandler), registry: prometheus.NewRegistry()}
+	for _, o := range opts {
+		o(s)
+	}
+	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	if s.store, err = keys.Open(cfg.Keys); err != nil {
+		return nil, fmt.Errorf("security server: %w", err)
+	}
+	anchorBytes, err := os.ReadFile(cfg.Anchor)
+	if err != nil {
+		return nil, fmt.Errorf("security server: anchor: %w", err)
+	}
+	anchor, err := globalconf.ParseAnchor(anchorBytes)
+	if err != nil {
+		return nil, fmt.Errorf("security server: anchor: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Join(cfg.Dir, GlobalConfDir), 0o700); err != nil {
+		return nil, fmt.Errorf("security server: %w", err)
+	}
+	s.gc, err = globalconf.NewClient(globalconf.ClientConfig{Anchor: anchor, Dir: filepath.Join(cfg.Dir, GlobalConfDir),
+		HTTPClient: &http.Client{Timeout: 30 * time.Second}, Clock: s.clk, Logger: s.log.With("component", "globalconf"), Registerer: s.registry})
+	if err != nil {
+		return nil, fmt.Errorf("security server: %w", err)
+	}
+	if err := s.gc.Load(); err != nil && !errors.Is(err, globalconf.ErrNoConfiguration) && !errors.Is(err, fs.ErrNotExist) {
+		s.log.Warn("last good global configuration not usable", "err", err)
+	}
+	if err := s.gc.Refresh(ctx); err != nil {
+		s.log.Warn("global configuration download failed; using the last good copy if any", "err", err)
+	}
+	if s.ocsp, err = peer.NewOCSPCache(peer.OCSPCacheConfig{Docs: s.gc, Clock: s.clk, Logger: s.log.With("component", "ocsp"), Registerer: s.registry}); err != nil {
+		return nil, fmt.Errorf("security server: %w", err)
+	}
+	if err := s.loadIdentity(ctx); err != nil {
+		return nil, err
+	}
+	if s.peerSrv, err = peer.NewServer(peer.ServerConfig{Docs: s.gc, Identity: s.identity, OCSP: s.ocsp, Clock: s.clk,
+		Logger: s.log.With("component", "peer"), Registerer: s.registry}); err != nil {
+		return nil, fmt.Errorf("security server: %w", err)
+	}
+	if s.transport, err = peer.NewTransport(peer.TransportConfig{Docs: s.gc, Identity: s.identity, OCSP: s.ocsp, Clock: s.clk,
+		Logger: s.log.With("component", "peer"), Registerer: s.registry}); err != nil {
+		return nil, fmt.Errorf("security server: %w", err)
+	}
+	if s.confStore, err = openConf(ctx, cfg, s.clk); err != nil {
+		return nil, err
+	}
+	if s.local, err = NewLocalView(ctx, s.confStore); err != nil {
+		return nil, fmt.Errorf("security server: %w", err)
+	}
+	if s.msglog, err = openMessageLog(ctx, cfg, s.clk, s.local); err != nil {
+		return nil, err
+	}
+	replay, err := message.NewReplayCache(s.clk, 10*time.Minute, 1_000_000)
+	if err != nil {
+		return nil, fmt.Errorf("security server: %w", err)
+	}
+	spool := filepath.Join(cfg.Dir, SpoolDir)
+	if err := os.MkdirAll(spool, 0o700); err != nil {
+		return nil, fmt.Errorf("security server: %w", err)
+	}
+	s.client = proxy.NewClientProxy(proxy.ClientConfig{ServerID: cfg.ID(), Conf: s.gc, Clients: s.local, Signer: s.identity,
+		Transport: s.transport, Log: s.msglog, Clock: s.clk, Logger: s.log.With("component", "client-proxy"),
+		MemoryLimit: cfg.MemoryLimit, MaxBodySize: cfg.MaxBodySize, TempDir: spool})
+	s.server = proxy.NewServerProxy(proxy.ServerConfig{Conf: s.gc, Peers: s.peerSrv, Clients: s.local, Access: s.local,
+		Metadata: s.local, Signer: s.identity, Log: s.msglog, Replay: replay, Clock: s.clk,
+		Logger: s.log.With("component", "server-proxy"), MemoryLimit: cfg.MemoryLimit, MaxBodySize: cfg.MaxBodySize, TempDir: spool})
+	return s, nil
+}
+
+// loadIdentity reads the auth key and certificate and every sign
+// certificate in certs/ with its key.
+func (s *Service) loadIdentity(ctx context.Context) error {
+	authKey, err := s.store.Signer(ctx, AuthKeyLabel)
+	if err != nil {
+		return fmt.Errorf("security server: auth key: %w", err)
+	}
+	authChain, err := readChain(s.cfg.authCertPath())
+	if err != nil {
+		return fmt.Errorf("security server: auth certificate (run `jisr ss enrol`): %w", err)
+	}
+	if got, err := profile.ServerIDFromCert(authChain[0]); err != nil || got != s.cfg.ID() {
+		return fmt.Errorf("security server: the auth certificate names %v (%v), not %s", got, err, s.cfg.ID())
+	}
+	if s.identity, err = peer.NewIdentity(authKey, authChain, s.ocsp, s.clk); err != nil {
+		return fmt.Errorf("security server: %w", err)
+	}
+	files, _ := filepath.Glob(filepath.Join(s.cfg.Dir, CertsDir, signCertPrefix+"*"+certFileSuffix))
+	for _, f := range files {
+		chain, err := readChain(f)
+		if err != nil {
+			return fmt.Errorf("security server: %s: %w", f, err)
+		}
+		m, err := profile.MemberIDFromCert(chain[0])
+		if err != nil {
+			return fmt.Errorf("security server: %s: %w", f, err)
+		}
+		key, err := s.store.Signer(ctx, signLabel(m))
+		if err != nil {
+			return fmt.Errorf("security server: sign key of %s: %w", m, err)
+		}
+		if err := s.identity.AddSignKey(m, key, chain); err != nil {
+			return fmt.Errorf("security server: sign key of %s: %w", m, err)
+		}
+	}
+	if err := s.identity.Refresh(ctx); err != nil {
+		s.log.Warn("OCSP for own certificates not available yet", "err", err)
+	}
+	return nil
+}
+
+// Close releases everything New opened.
+func (s *Service) Close() error {
+	var errs []error
+	if s.msglog != nil {
+		errs = append(errs, s.msglog.Close())
+	}
+	if s.confStore != nil {
+		errs = append(errs, s.confStore.Close())
+	}
+	if s.transport != nil {
+		s.transport.CloseIdleConnections()
+	}
+	if s.server != nil {
+		s.server.CloseIdleConnections()
+	}
+	if s.store != nil {
+		errs = append(errs, s.store.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Addr returns the bound address of listener name (clientHTTP,
+// clientHTTPS, peer, admin) once Serve has opened it.
+func (s *Service) Addr(name string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if l, ok := s.listeners[name]; ok {
+		return l.Addr().String()
+	}
+	return ""
+}
+
+// Serve opens the listeners and serves until ctx ends, then drains.
+func (s *Service) Serve(ctx context.Context, ready func()) error {
+	clientTLS, err := tls.LoadX509KeyPair(filepath.Join(s.cfg.Dir, CertsDir, ClientTLSCert), filepath.Join(s.cfg.Dir, CertsDir, ClientTLSKey))
+	if err != nil {
+		return fmt.Errorf("security server: client HTTPS certificate: %w", err)
+	}
+	type srv struct {
+		name, addr string
+		h          http.Handler
+		tls        *tls.Config
+	}
+	servers := []srv{
+		{"clientHTTP", s.cfg.Listen.ClientHTTP, s.client, nil},
+		{"clientHTTPS", s.cfg.Listen.ClientHTTPS, s.client, &tls.Config{MinVersion: tls.VersionTLS12,
+			Certificates: []tls.Certificate{clientTLS}, ClientAuth: tls.RequestClientCert, NextProtos: []string{"h2", "http/1.1"}}},
+		{"peer", s.cfg.Listen.Peer, s.server, s.peerSrv.TLSConfig()},
+		{"admin", s.cfg.Listen.Admin, s.adminHandler(), nil},
+	}
+	s.mu.Lock()
+	s.listeners = map[string]net.Listener{}
+	s.mu.Unlock()
+	var hss []*http.Server
+	for _, sv := range servers {
+		l, err := net.Listen("tcp", sv.addr)
+		if err != nil {
+			for _, l := range s.listeners {
+				l.Close()
+			}
+			return fmt.Errorf("security server: listen %s on %s: %w", sv.name, sv.addr, err)
+		}
+		if sv.tls != nil {
+			l = tls.NewListener(l, sv.tls)
+		}
+		s.mu.Lock()
+		s.listeners[sv.name] = l
+		s.mu.Unlock()
+		hss = append(hss, &http.Server{Handler: sv.h, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 5 * time.Minute,
+			ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)})
+		s.log.Info("listening", "service", sv.name, "addr", l.Addr().String())
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, len(servers))
+	for i, sv := range servers {
+		hs, l := hss[i], s.listeners[sv.name]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := hs.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("security server: %s: %w", sv.name, err)
+			}
+		}()
+	}
+	wg.Add(3)
+	go func() { defer wg.Done(); _ = s.gc.Run(ctx, s.cfg.RefreshInterval) }()
+	go func() { defer wg.Done(); _ = s.identity.Run(ctx) }()
+	go func() { defer wg.Done(); s.watchLocal(ctx) }()
+	if ready != nil {
+		ready()
+	}
+	var first error
+	select {
+	case <-ctx.Done():
+	case first = <-errc:
+	}
+	cancel()
+	shutdown, stop := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer stop()
+	for _, hs := range hss {
+		_ = hs.Shutdown(shutdown)
+	}
+	wg.Wait()
+	return first
+}
+
+// watchLocal reloads the local configuration when another process (the
+// CLI, another node) changed it, and promotes clients whose registration
+// the global configuration now shows.
+func (s *Service) watchLocal(ctx context.Context) {
+	t := time.NewTicker(defaultConfPoll)
+	defer t.Stop()
+	for {
+		if err := s.reconcile(ctx); err != nil {
+			s.log.Warn("local configuration", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// reconcile moves clients in REGISTRATION_IN_PROGRESS to REGISTERED once
+// the global configuration lists them on this server, then reloads the
+// view.
+func (s *Service) reconcile(ctx context.Context) error {
+	if doc, err := s.gc.Current(); err == nil {
+		if srv, ok := doc.ServerByID(s.cfg.ID()); ok {
+			for _, c := range srv.Clients {
+				lc, ok := s.local.View().Client(c)
+				if ok && lc.Status == conf.StatusRegistrationInProgress {
+					lc.Status = conf.StatusRegistered
+					if err := s.confStore.UpdateClient(ctx, lc); err != nil {
+						return err
+					}
+					s.log.Info("client registered", "client", c.String())
+				}
+			}
+		}
+	}
+	return s.local.Reload(ctx)
+}
+
+// Health is the answer of /healthz.
+type Health struct {
+	Status string            `json:"status"`
+	Checks map[string]string `json:"checks"`
+}
+
+// CheckHealth reports whether the server can exchange messages.
+func (s *Service) CheckHealth(ctx context.Context) Health {
+	h := Health{Status: "ok", Checks: map[string]string{}}
+	set := func(name string, err error) {
+		if err != nil {
+			h.Status = "fail"
+			h.Checks[name] = err.Error()
+			return
+		}
+		h.Checks[name] = "ok"
+	}
+	_, err := s.gc.Current()
+	set("global-configuration", err)
+	if _, _, _, err := s.identity.SignMaterial(s.cfg.ID().Owner); err != nil {
+		set("sign-key", err)
+	} else {
+		set("sign-key", nil)
+	}
+	set("message-log", s.msglog.Ping(ctx))
+	if c := s.identity.AuthCertificate(); c != nil && c.NotAfter.Sub(s.clk.Now()) < 14*24*time.Hour {
+		set("auth-certificate", fmt.Errorf("expires %s", c.NotAfter.UTC().Format(time.RFC3339)))
+	} else {
+		set("auth-certificate", nil)
+	}
+	return h
+}
+
+func (s *Service) adminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{Registry: s.registry}))
+	health := func(w http.ResponseWriter, r *http.Request) {
+		h := s.CheckHealth(r.Context())
+		code := http.StatusOK
+		if h.Status != "ok" {
+			code = http.StatusServiceUnavailable
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(code)
+		_ = json.NewEncoder(w).Encode(h)
+	}
+	mux.HandleFunc("GET /healthz", health)
+	mux.HandleFunc("GET /readyz", health)
+	return mux
+}
+
+func readChain(path string) ([]*x509.Certificate, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var out []*x509.Certificate
+	for {
+		var blk *pem.Block
+		blk, b = pem.Decode(b)
+		if blk == nil {
+			break
+		}
+		if blk.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: no certificates", path)
+	}
+	return out, nil
+}
+
+func writeChain(path string, chain []*x509.Certificate) error {
+	var b strings.Builder
+	for _, c := range chain {
+		_ = pem.Encode(&b, &pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+func openConf(ctx context.Context, cfg *Config, clk clock.Clock) (conf.Store, error) {
+	if clk == nil {
+		clk = clock.System()
+	}
+	var (
+		st  conf.Store
+		err error
+	)
+	if cfg.Database.Driver == "postgres" {
+		dsn, derr := readDSN(cfg.Database)
+		if derr != nil {
+			return nil, derr
+		}
+		st, err = conf.OpenPostgres(ctx, dsn, conf.WithClock(clk))
+	} else {
+		st, err = conf.OpenSQLite(ctx, filepath.Join(cfg.Dir, ConfDBFile), conf.WithClock(clk))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("security server: local configuration: %w", err)
+	}
+	return st, nil
+}
+
+func readDSN(d DatabaseConfig) (string, error) {
+	if d.DSNEnv != "" {
+		v := os.Getenv(d.DSNEnv)
+		if v == "" {
+			return "", fmt.Errorf("security server: database: $%s is empty", d.DSNEnv)
+		}
+		return v, nil
+	}
+	b, err := os.ReadFile(d.DSNFile)
+	if err != nil {
+		return "", fmt.Errorf("security server: database: %w", err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
