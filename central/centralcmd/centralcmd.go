@@ -152,7 +152,7 @@ func newServe(stderr io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			svc, err := central.New(cmd.Context(), cfg, central.WithLogger(log), central.WithManagement(managementFactory()))
+			svc, err := central.New(cmd.Context(), cfg, central.WithLogger(log), central.WithManagement(ManagementFactory()))
 			if err != nil {
 				return err
 			}

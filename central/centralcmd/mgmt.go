@@ -5,9 +5,9 @@ import (
 	"github.com/jisr-bus/jisr/central/mgmt"
 )
 
-// managementFactory returns the management-request processor `serve`
+// ManagementFactory returns the management-request processor `serve`
 // installs: central/mgmt's Processor over the node's registry.
-func managementFactory() central.ManagementFactory {
+func ManagementFactory() central.ManagementFactory {
 	return func(d central.ManagementDeps) (central.Management, error) {
 		p, err := mgmt.NewProcessor(mgmt.Config{Store: d.Store, Clock: d.Clock, Logger: d.Logger,
 			AutoApprove: d.AutoApprove, Registerer: d.Registerer})

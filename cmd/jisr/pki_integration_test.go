@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto"
@@ -19,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -394,17 +396,101 @@ func readCert(t *testing.T, path string) *x509.Certificate {
 	return c
 }
 
-// TestDemoOnce runs what `make demo` runs (with --once and free ports) twice:
-// the first run initialises the PKI, the second reuses it.
-func TestDemoOnce(t *testing.T) {
+// TestDemo runs what `make demo` runs: a first run (with --once) sets the
+// demo world up; a second run serves it, and every curl command it prints is
+// then run with the real curl and must answer as the tour said.
+func TestDemo(t *testing.T) {
+	curl := testutil.RequireTool(t, "curl")
 	dir := t.TempDir()
-	listen := fmt.Sprintf("ca=%s,ocsp=%s,tsa=%s,admin=%s", freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t))
-	for i, want := range []string{"initialised instance PKI PS-DEV", "== instance PKI PS-DEV is up =="} {
-		out := run(t, false, "demo", "--dir", dir, "--once", "--listen", listen)
-		for _, w := range []string{want, "enrolled security server PS-DEV/GOV/MOI/ss1", "OCSP says good", "time-stamped a document"} {
-			if !strings.Contains(out, w) {
-				t.Fatalf("run %d: output lacks %q:\n%s", i+1, w, out)
-			}
+	base := freePortRange(t, 16)
+	out := run(t, false, "demo", "--dir", dir, "--once", "--port-base", strconv.Itoa(base))
+	for _, w := range []string{"initialised instance PKI PS-DEV", "initialised the central server", "== the demo world of PS-DEV is up ==", "Amal Haddad"} {
+		if !strings.Contains(out, w) {
+			t.Fatalf("first run: output lacks %q:\n%s", w, out)
 		}
 	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, jisrBin, "demo", "--dir", dir)
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); _ = cmd.Wait(); pw.Close() })
+	var printed bytes.Buffer
+	lines := make(chan string)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	timeout := time.After(2 * time.Minute)
+	for done := false; !done; {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("demo stopped:\n%s", printed.String())
+			}
+			printed.WriteString(l + "\n")
+			done = strings.HasPrefix(l, "everything keeps running")
+		case <-timeout:
+			t.Fatalf("demo not up:\n%s", printed.String())
+		}
+	}
+	go func() {
+		for range lines {
+		}
+	}()
+	var cmds []string
+	for _, l := range strings.Split(printed.String(), "\n") {
+		if strings.HasPrefix(l, "curl ") {
+			cmds = append(cmds, l)
+		}
+	}
+	if len(cmds) < 5 {
+		t.Fatalf("the demo printed %d curl commands:\n%s", len(cmds), printed.String())
+	}
+	for _, c := range cmds {
+		out, err := exec.Command("sh", "-c", strings.Replace(c, "curl ", curl+" --fail-with-body -o - -w '\\n%{http_code}' ", 1)).CombinedOutput()
+		got := string(out)
+		status := got[strings.LastIndex(got, "\n")+1:]
+		want := "200"
+		if strings.Contains(c, "birth-records") {
+			want = "500" // the refused call of the tour
+		}
+		if status != want || (want == "200" && err != nil) {
+			t.Errorf("%s\n  → %s (%v), want status %s", c, got, err, want)
+		}
+		if strings.Contains(c, "400123456") && !strings.Contains(got, "Amal Haddad") {
+			t.Errorf("%s: %s", c, got)
+		}
+	}
+}
+
+// freePortRange finds n consecutive free loopback ports.
+func freePortRange(t *testing.T, n int) int {
+	t.Helper()
+	for try := 0; try < 50; try++ {
+		var b [2]byte
+		_, _ = rand.Read(b[:])
+		base := 20000 + int(b[0])<<8%30000 + int(b[1])
+		ok := true
+		for i := 0; i < n && ok; i++ {
+			l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(base+i))
+			if err != nil {
+				ok = false
+				break
+			}
+			l.Close()
+		}
+		if ok {
+			return base
+		}
+	}
+	t.Fatal("no free port range")
+	return 0
 }

@@ -1,42 +1,42 @@
-// Package demo runs `jisr demo`: the parts of the federation that exist, on
-// the embedded default (software keys, files under one folder), on loopback,
-// with a guided tour printed for the operator.
+// Package demo runs `jisr demo`: the demo world on loopback with embedded
+// defaults (software keys, SQLite, files under one folder), with a guided
+// tour printed for the operator.
 //
-// Today that is the instance PKI of instance PS-DEV: the demo initialises it
-// on first run, serves it, enrols a demonstration security server through a
-// one-time token, checks the new certificate over OCSP, time-stamps a
-// document, and prints the commands to explore further.
+// It brings up the instance PKI of PS-DEV, the central server, a sample
+// civil-registry "persons" service of the Ministry of Interior, and two
+// security servers — the Interior ministry's (provider) and the Cabinet
+// Secretariat's (consumer, the Hukumati portal's) — registered through signed
+// management requests with certificates from the PKI. It then calls the
+// service through the bus and prints curl commands that work as printed.
 package demo
 
 import (
 	"context"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/sha256"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/base64"
-	"encoding/pem"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
+	"github.com/jisr-bus/jisr/central"
+	"github.com/jisr-bus/jisr/central/centralcmd"
+	"github.com/jisr-bus/jisr/central/registry"
 	"github.com/jisr-bus/jisr/internal/config"
 	"github.com/jisr-bus/jisr/internal/xroad"
 	"github.com/jisr-bus/jisr/pki"
-	"github.com/jisr-bus/jisr/pki/ca"
-	"github.com/jisr-bus/jisr/pki/enrol"
 	"github.com/jisr-bus/jisr/pki/keys"
-	"github.com/jisr-bus/jisr/pki/ocsp"
 	"github.com/jisr-bus/jisr/pki/profile"
-	"github.com/jisr-bus/jisr/pki/tsa"
+	"github.com/jisr-bus/jisr/securityserver"
+	"github.com/jisr-bus/jisr/securityserver/conf"
 )
 
 // Instance is the demo world's X-Road instance.
@@ -46,16 +46,50 @@ const Instance = "PS-DEV"
 type Options struct {
 	// Dir holds everything the demo creates; reused across runs.
 	Dir string
-	// Once makes Run return after the guided checks instead of serving until
+	// Once makes Run return after the guided tour instead of serving until
 	// ctx is cancelled (used by tests).
 	Once bool
-	// Listen overrides the PKI's listen addresses (ca, ocsp, tsa, admin);
-	// empty means the default ports on 127.0.0.1.
-	Listen map[string]string
+	// PortBase, if not zero, moves every listener to PortBase, PortBase+1, …
+	// (first run only; later runs reuse the configuration written then).
+	PortBase int
 	// Out receives the guided tour; Log the services' logs.
 	Out io.Writer
 	Log *slog.Logger
 }
+
+// The listeners, in PortBase order, with their default ports.
+var portNames = []struct {
+	name string
+	def  int
+}{
+	{"pki-ca", 4443}, {"pki-ocsp", 4480}, {"pki-tsa", 4318}, {"pki-admin", 4490},
+	{"central-admin", 4400}, {"central-conf", 4401}, {"central-mgmt", 4402},
+	{"cab-http", 8080}, {"cab-https", 8443}, {"cab-peer", 5500}, {"cab-admin", 4000},
+	{"moi-http", 8180}, {"moi-https", 8543}, {"moi-peer", 5501}, {"moi-admin", 4001},
+	{"persons", 8090},
+}
+
+func addrs(base int) map[string]string {
+	m := make(map[string]string, len(portNames))
+	for i, p := range portNames {
+		port := p.def
+		if base != 0 {
+			port = base + i
+		}
+		m[p.name] = "127.0.0.1:" + strconv.Itoa(port)
+	}
+	return m
+}
+
+// The demo world's identifiers.
+var (
+	moi       = xroad.MemberID{Instance: Instance, Class: "GOV", Code: "MOI"}
+	cab       = xroad.MemberID{Instance: Instance, Class: "GOV", Code: "CAB"}
+	moiServer = xroad.ServerID{Owner: moi, Code: "ss1"}
+	cabServer = xroad.ServerID{Owner: cab, Code: "ss1"}
+	registryS = moi.Subsystem("civil-registry")
+	portal    = cab.Subsystem("portal")
+)
 
 // Run runs the demo.
 func Run(ctx context.Context, o Options) error {
@@ -69,186 +103,389 @@ func Run(ctx context.Context, o Options) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	log := o.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+	d := &world{dir: dir, out: o.Out, log: o.Log}
+	if d.out == nil {
+		d.out = io.Discard
 	}
-	out := o.Out
-	if out == nil {
-		out = io.Discard
+	if d.log == nil {
+		d.log = slog.New(slog.DiscardHandler)
 	}
-
-	pkiDir := filepath.Join(dir, "pki")
-	cfgPath := filepath.Join(pkiDir, pki.ConfigFile)
-	if _, err := os.Stat(cfgPath); errors.Is(err, os.ErrNotExist) {
-		if err := initPKI(ctx, dir, pkiDir, o.Listen); err != nil {
-			return err
-		}
-		fmt.Fprintf(out, "initialised instance PKI %s in %s\n", Instance, pkiDir)
-	}
-	var cfg pki.Config
-	if err := config.Load(cfgPath, &cfg); err != nil {
+	if d.addr, err = d.ports(o.PortBase); err != nil {
 		return err
 	}
-	cfg.Resolve(pkiDir)
-	if err := cfg.Validate(); err != nil {
-		return err
-	}
-	svc, err := pki.New(cfg, pki.WithLogger(log.With("component", "pki")))
-	if err != nil {
-		return err
-	}
-	defer svc.Close()
-
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	ready := make(chan struct{})
-	errc := make(chan error, 1)
-	go func() { errc <- svc.Serve(ctx, func() { close(ready) }) }()
-	select {
-	case <-ready:
-	case err := <-errc:
-		return fmt.Errorf("demo: starting the PKI (are the ports free?): %w", err)
-	}
-
-	if err := tour(ctx, out, dir, svc); err != nil {
+	errc := make(chan error, 8)
+	defer func() {
 		cancel()
-		<-errc
+		for range d.running {
+			<-errc
+		}
+	}()
+	if err := d.start(ctx, errc); err != nil {
+		return err
+	}
+	if err := d.tour(ctx); err != nil {
 		return err
 	}
 	if o.Once {
-		cancel()
-		return <-errc
+		return nil
 	}
-	fmt.Fprintln(out, "\nthe PKI keeps running; press Ctrl-C to stop.")
-	return <-errc
+	fmt.Fprintln(d.out, "\neverything keeps running; press Ctrl-C to stop.")
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-errc:
+		d.running--
+		return err
+	}
 }
 
-func initPKI(ctx context.Context, dir, pkiDir string, listen map[string]string) error {
-	pass := filepath.Join(dir, "passphrase")
+type world struct {
+	dir     string
+	out     io.Writer
+	log     *slog.Logger
+	addr    map[string]string
+	pki     *pki.Service
+	central *central.Service
+	running int
+}
+
+// ports fixes the listen addresses on the first run and reads them back on
+// later ones.
+func (d *world) ports(base int) (map[string]string, error) {
+	path := filepath.Join(d.dir, "ports.json")
+	if b, err := os.ReadFile(path); err == nil {
+		var m map[string]string
+		if err := json.Unmarshal(b, &m); err != nil {
+			return nil, fmt.Errorf("demo: %s: %w", path, err)
+		}
+		return m, nil
+	}
+	m := addrs(base)
+	b, _ := json.MarshalIndent(m, "", "  ")
+	return m, os.WriteFile(path, b, 0o600)
+}
+
+func (d *world) passphrase() (string, error) {
+	pass := filepath.Join(d.dir, "passphrase")
 	if _, err := os.Stat(pass); errors.Is(err, os.ErrNotExist) {
 		var b [24]byte
 		_, _ = rand.Read(b[:])
 		if err := os.WriteFile(pass, []byte(base64.RawURLEncoding.EncodeToString(b[:])+"\n"), 0o600); err != nil {
+			return "", err
+		}
+	}
+	return pass, nil
+}
+
+// serve runs fn in the background, counting it for shutdown, and waits for
+// its ready signal.
+func (d *world) serve(name string, errc chan error, fn func(ready func()) error) error {
+	ready := make(chan struct{})
+	d.running++
+	go func() { errc <- fn(func() { close(ready) }) }()
+	select {
+	case <-ready:
+		return nil
+	case err := <-errc:
+		d.running--
+		if err == nil {
+			err = errors.New("stopped")
+		}
+		return fmt.Errorf("demo: starting %s (are the ports free?): %w", name, err)
+	}
+}
+
+func (d *world) start(ctx context.Context, errc chan error) error {
+	pass, err := d.passphrase()
+	if err != nil {
+		return err
+	}
+	// 1. The instance PKI.
+	pkiDir := filepath.Join(d.dir, "pki")
+	if _, err := os.Stat(filepath.Join(pkiDir, pki.ConfigFile)); errors.Is(err, os.ErrNotExist) {
+		tmpl := &pki.Config{CA: pki.CAConfig{Listen: d.addr["pki-ca"]}, OCSP: pki.OCSPConfig{Listen: d.addr["pki-ocsp"]},
+			TSA: pki.TSAConfig{Listen: d.addr["pki-tsa"]}, Admin: pki.AdminConfig{Listen: d.addr["pki-admin"]}}
+		if _, err := pki.Init(ctx, pki.InitOptions{Instance: Instance, Dir: pkiDir, CANames: []string{"localhost", "127.0.0.1"},
+			Keys: keys.Config{Type: keys.TypeSoftware, PassphraseFile: pass}, Template: tmpl}); err != nil {
+			return err
+		}
+		fmt.Fprintf(d.out, "initialised instance PKI %s in %s\n", Instance, pkiDir)
+	}
+	var pcfg pki.Config
+	if err := config.Load(filepath.Join(pkiDir, pki.ConfigFile), &pcfg); err != nil {
+		return err
+	}
+	pcfg.Resolve(pkiDir)
+	if err := pcfg.Validate(); err != nil {
+		return err
+	}
+	if d.pki, err = pki.New(pcfg, pki.WithLogger(d.log.With("component", "pki"))); err != nil {
+		return err
+	}
+	if err := d.serve("the PKI", errc, func(ready func()) error { defer d.pki.Close(); return d.pki.Serve(ctx, ready) }); err != nil {
+		return err
+	}
+
+	// 2. The central server (auto-approving management requests: a demo).
+	centralDir := filepath.Join(d.dir, "central")
+	if _, err := os.Stat(filepath.Join(centralDir, central.ConfigFile)); errors.Is(err, os.ErrNotExist) {
+		tmpl := &central.Config{AutoApprove: true, Listen: central.ListenConfig{Admin: d.addr["central-admin"],
+			Configuration: d.addr["central-conf"], Management: d.addr["central-mgmt"]}}
+		if _, err := central.Init(ctx, central.InitOptions{Instance: Instance, Dir: centralDir, PKIDir: pkiDir,
+			Names: []string{"localhost", "127.0.0.1"}, Template: tmpl}); err != nil {
+			return err
+		}
+		fmt.Fprintf(d.out, "initialised the central server in %s\n", centralDir)
+	}
+	ccfg, err := central.LoadConfig(filepath.Join(centralDir, central.ConfigFile))
+	if err != nil {
+		return err
+	}
+	if d.central, err = central.New(ctx, ccfg, central.WithManagement(centralcmd.ManagementFactory()),
+		central.WithLogger(d.log.With("component", "central"))); err != nil {
+		return err
+	}
+	if err := d.serve("the central server", errc, func(ready func()) error { defer d.central.Close(); return d.central.Serve(ctx, ready) }); err != nil {
+		return err
+	}
+	for _, m := range []struct {
+		id   xroad.MemberID
+		name string
+	}{{moi, "Ministry of Interior"}, {cab, "Cabinet Secretariat"}} {
+		if _, err := d.central.Store().Member(ctx, m.id); errors.Is(err, registry.ErrNotFound) {
+			if err := d.central.Store().AddMember(ctx, m.id, m.name); err != nil {
+				return err
+			}
+		}
+	}
+	anchor, err := d.central.Anchor()
+	if err != nil {
+		return err
+	}
+	anchorBytes, err := json.MarshalIndent(anchor, "", "  ")
+	if err != nil {
+		return err
+	}
+	anchorPath := filepath.Join(d.dir, "anchor.json")
+	if err := os.WriteFile(anchorPath, anchorBytes, 0o644); err != nil {
+		return err
+	}
+	if _, _, err := d.central.Publisher().Regenerate(ctx); err != nil {
+		return err
+	}
+
+	// 3. The Interior ministry's persons service (its backend).
+	l, err := net.Listen("tcp", d.addr["persons"])
+	if err != nil {
+		return fmt.Errorf("demo: persons service: %w", err)
+	}
+	hs := &http.Server{Handler: personsHandler(), ReadHeaderTimeout: 10 * time.Second}
+	d.running++
+	go func() { <-ctx.Done(); _ = hs.Close() }()
+	go func() {
+		err := hs.Serve(l)
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		errc <- err
+	}()
+
+	// 4. Two security servers, set up as an operator would; both are
+	// registered before either starts, so each one's first configuration
+	// download already knows the other.
+	type ssDef struct {
+		id     xroad.ServerID
+		client xroad.ClientID
+		prefix string
+	}
+	defs := []ssDef{{moiServer, registryS, "moi"}, {cabServer, portal, "cab"}}
+	cfgs := make([]*securityserver.Config, len(defs))
+	for i, ss := range defs {
+		if cfgs[i], err = d.setupSS(ctx, ss.id, ss.client, ss.prefix, pass, anchorPath); err != nil {
+			return fmt.Errorf("demo: security server %s: %w", ss.id, err)
+		}
+	}
+	for i, ss := range defs {
+		svc, err := securityserver.New(ctx, cfgs[i], securityserver.WithLogger(d.log.With("component", "ss-"+ss.prefix)))
+		if err != nil {
+			return fmt.Errorf("demo: security server %s: %w", ss.id, err)
+		}
+		if err := d.serve("security server "+ss.id.String(), errc, func(ready func()) error { defer svc.Close(); return svc.Serve(ctx, ready) }); err != nil {
 			return err
 		}
 	}
-	tmpl := &pki.Config{
-		CA:    pki.CAConfig{Listen: or(listen["ca"], "127.0.0.1:4443")},
-		OCSP:  pki.OCSPConfig{Listen: or(listen["ocsp"], "127.0.0.1:4480")},
-		TSA:   pki.TSAConfig{Listen: or(listen["tsa"], "127.0.0.1:4318")},
-		Admin: pki.AdminConfig{Listen: or(listen["admin"], "127.0.0.1:4490")},
-	}
-	_, err := pki.Init(ctx, pki.InitOptions{
-		Instance: Instance,
-		Dir:      pkiDir,
-		Keys:     keys.Config{Type: keys.TypeSoftware, PassphraseFile: pass},
-		CANames:  []string{"localhost", "127.0.0.1"},
-		Template: tmpl,
-	})
-	return err
-}
-
-func or(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
-}
-
-// tour enrols a demonstration security server and shows the PKI at work.
-func tour(ctx context.Context, out io.Writer, dir string, svc *pki.Service) error {
-	b := svc.Authority().Bundle()
-	roots := b.Roots()
-	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
-	}}
-	caURL := "https://" + svc.Addr("ca")
-	server := xroad.ServerID{Owner: xroad.MemberID{Instance: Instance, Class: "GOV", Code: "MOI"}, Code: "ss1"}
-	ssDir := filepath.Join(dir, "ss-moi")
-	if err := os.MkdirAll(ssDir, 0o700); err != nil {
-		return err
-	}
-
-	fmt.Fprintf(out, "\n== instance PKI %s is up ==\n", b.Instance)
-	fmt.Fprintf(out, "  CA API + ACME  %s   (ACME directory %s/acme/acme/directory)\n", caURL, caURL)
-	fmt.Fprintf(out, "  OCSP           http://%s\n", svc.Addr("ocsp"))
-	fmt.Fprintf(out, "  TSA (RFC 3161) http://%s\n", svc.Addr("tsa"))
-	fmt.Fprintf(out, "  admin, metrics http://%s   (/healthz, /metrics)\n", svc.Addr("admin"))
-
-	// 1. One-time token enrolment of the Ministry of Interior's security server.
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return err
-	}
-	tok, err := svc.Authority().NewEnrolmentToken(profile.Auth, server, []string{"localhost"}, 10*time.Minute)
-	if err != nil {
-		return err
-	}
-	chain, err := enrol.WithToken(ctx, enrol.Options{CAURL: caURL, HTTPClient: client, Roots: roots},
-		tok, key, profile.Auth, server, []string{"localhost"})
-	if err != nil {
-		return fmt.Errorf("demo: enrolment: %w", err)
-	}
-	got, err := profile.ServerIDFromCert(chain[0])
-	if err != nil {
-		return err
-	}
-	leafPath := filepath.Join(ssDir, "auth.pem")
-	if err := writeCerts(leafPath, chain[0]); err != nil {
-		return err
-	}
-	fmt.Fprintf(out, "\n1. enrolled security server %s with a one-time token\n", server)
-	fmt.Fprintf(out, "   auth certificate serial %s names %s, valid until %s\n", chain[0].SerialNumber, got.Typed(),
-		chain[0].NotAfter.UTC().Format(time.RFC3339))
-	fmt.Fprintf(out, "   written to %s\n", leafPath)
-
-	// 2. OCSP.
-	resp, _, err := ocsp.Fetch(ctx, client, "http://"+svc.Addr("ocsp"), chain[0], b.Intermediate)
-	if err != nil {
-		return fmt.Errorf("demo: OCSP: %w", err)
-	}
-	fmt.Fprintf(out, "\n2. OCSP says %s (signed by %q, next update %s)\n", ocspStatus(resp.Status),
-		b.OCSP.Subject.CommonName, resp.NextUpdate.UTC().Format(time.RFC3339))
-
-	// 3. Time-stamp.
-	doc := []byte("Birth certificate PS-DEV/2026/000001 issued by the Ministry of Interior")
-	digest := sha256.Sum256(doc)
-	token, err := tsa.Stamp(ctx, client, "http://"+svc.Addr("tsa"), digest[:], crypto.SHA256)
-	if err != nil {
-		return fmt.Errorf("demo: time-stamp: %w", err)
-	}
-	ts, err := tsa.Verify(token, digest[:], crypto.SHA256, roots, []*x509.Certificate{b.Intermediate})
-	if err != nil {
-		return fmt.Errorf("demo: time-stamp verification: %w", err)
-	}
-	fmt.Fprintf(out, "\n3. time-stamped a document: serial %s at %s, policy %s\n", ts.SerialNumber, ts.Time.UTC().Format(time.RFC3339), ts.Policy)
-
-	cfg := filepath.Join(dir, "pki", pki.ConfigFile)
-	certs := filepath.Join(dir, "pki", pki.CertsDir)
-	fmt.Fprintf(out, "\ntry it yourself:\n")
-	fmt.Fprintf(out, "  openssl ocsp -issuer %s/%s -cert %s -url http://%s -CAfile %s/%s\n",
-		certs, ca.FileIntermediate, leafPath, svc.Addr("ocsp"), certs, ca.FileRoot)
-	fmt.Fprintf(out, "  bin/jisr pki token --config %s --kind sign --id MEMBER:%s/GOV/MOT\n", cfg, Instance)
-	fmt.Fprintf(out, "  bin/jisr pki revoke --config %s --serial %s --reason superseded\n", cfg, chain[0].SerialNumber)
-	fmt.Fprintf(out, "  curl -s http://%s/metrics | grep jisr_pki\n", svc.Addr("admin"))
 	return nil
 }
 
-func ocspStatus(s int) string {
-	switch s {
-	case 0:
-		return "good"
-	case 1:
-		return "revoked"
+// setupSS creates, enrols and registers a security server on the first run.
+func (d *world) setupSS(ctx context.Context, id xroad.ServerID, client xroad.ClientID, prefix, pass, anchor string) (*securityserver.Config, error) {
+	dir := filepath.Join(d.dir, "ss-"+prefix)
+	cfgPath := filepath.Join(dir, securityserver.ConfigFile)
+	fresh := false
+	if _, err := os.Stat(cfgPath); errors.Is(err, os.ErrNotExist) {
+		fresh = true
+		if _, err := securityserver.Init(ctx, securityserver.InitOptions{ServerID: id, Dir: dir, Anchor: anchor,
+			Keys:      keys.Config{Type: keys.TypeSoftware, PassphraseFile: pass},
+			Addresses: []string{"localhost:" + portOf(d.addr[prefix+"-peer"])},
+			Listen: securityserver.ListenConfig{ClientHTTP: d.addr[prefix+"-http"], ClientHTTPS: d.addr[prefix+"-https"],
+				Peer: d.addr[prefix+"-peer"], Admin: d.addr[prefix+"-admin"]}}); err != nil {
+			return nil, err
+		}
 	}
-	return "unknown"
+	cfg, err := securityserver.LoadConfig(cfgPath)
+	if err != nil {
+		return nil, err
+	}
+	if !fresh {
+		return cfg, nil
+	}
+	authTok, err := d.pki.Authority().NewEnrolmentToken(profile.Auth, id, []string{"localhost"}, 10*time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	signTok, err := d.pki.Authority().NewEnrolmentToken(profile.Sign, id.Owner, nil, 10*time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	if err := securityserver.Enrol(ctx, cfg, securityserver.EnrolOptions{CAURL: "https://" + d.pki.Addr("ca"),
+		Roots: filepath.Join(d.dir, "pki", pki.CertsDir, "root-ca.pem"), AuthToken: authTok, SignToken: signTok,
+		DNSNames: []string{"localhost"}}); err != nil {
+		return nil, err
+	}
+	if _, err := securityserver.Register(ctx, cfg); err != nil {
+		return nil, err
+	}
+	if _, _, err := d.central.Publisher().Regenerate(ctx); err != nil {
+		return nil, err
+	}
+	if _, err := securityserver.AddClient(ctx, cfg, client, ""); err != nil {
+		return nil, err
+	}
+	if id == moiServer {
+		if _, _, err := d.central.Publisher().Regenerate(ctx); err != nil {
+			return nil, err
+		}
+		if _, err := securityserver.AddService(ctx, cfg, securityserver.ServiceOptions{Provider: registryS, Code: "persons",
+			URL: "http://" + d.addr["persons"], OpenAPI: []byte(personsOpenAPI), Title: "Persons by national ID",
+			Description: "Civil registry: persons by national ID (demo data)", Publish: true}); err != nil {
+			return nil, err
+		}
+		if _, err := securityserver.AddService(ctx, cfg, securityserver.ServiceOptions{Provider: registryS, Code: "birth-records",
+			URL: "http://" + d.addr["persons"]}); err != nil {
+			return nil, err
+		}
+		if err := securityserver.Grant(ctx, cfg, registryS, "persons", portal.String(), conf.EndpointSpec{}); err != nil {
+			return nil, err
+		}
+	}
+	if _, _, err := d.central.Publisher().Regenerate(ctx); err != nil {
+		return nil, err
+	}
+	return cfg, nil
 }
 
-func writeCerts(path string, certs ...*x509.Certificate) error {
-	var b []byte
-	for _, c := range certs {
-		b = append(b, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
+func portOf(addr string) string {
+	_, p, _ := net.SplitHostPort(addr)
+	return p
+}
+
+// call is one request of the tour, printed as the curl command that makes
+// it.
+type call struct {
+	title, method, path string
+	headers             [][2]string
+	wantStatus          int
+}
+
+func (c call) curl(base string) string {
+	var b strings.Builder
+	b.WriteString("curl -s")
+	if c.method != http.MethodGet {
+		b.WriteString(" -X " + c.method)
 	}
-	return os.WriteFile(path, b, 0o644)
+	for _, h := range c.headers {
+		fmt.Fprintf(&b, " -H '%s: %s'", h[0], h[1])
+	}
+	fmt.Fprintf(&b, " '%s%s'", base, c.path)
+	return b.String()
+}
+
+// tour waits until the bus carries traffic, then makes the calls and
+// prints them as curl commands with what came back.
+func (d *world) tour(ctx context.Context) error {
+	base := "http://" + d.addr["cab-http"]
+	client := [2]string{"X-Road-Client", portal.String()}
+	svcPath := "/r1/" + registryS.URLPath() + "/persons"
+	calls := []call{
+		{"a person from the civil registry, through both security servers", http.MethodGet, svcPath + "/v1/persons/400123456",
+			[][2]string{client, {"X-Road-UserId", "PS400123456"}, {"X-Road-Issue", "HUK-2026-000001"}}, http.StatusOK},
+		{"listClients (who is on the bus)", http.MethodGet, "/listClients", [][2]string{{"Accept", "application/json"}}, http.StatusOK},
+		{"listMethods of the civil registry", http.MethodGet, "/r1/" + registryS.URLPath() + "/listMethods", [][2]string{client}, http.StatusOK},
+		{"allowedMethods for the portal", http.MethodGet, "/r1/" + registryS.URLPath() + "/allowedMethods", [][2]string{client}, http.StatusOK},
+		{"getOpenAPI of the persons service", http.MethodGet, "/r1/" + registryS.URLPath() + "/getOpenAPI?serviceCode=persons", [][2]string{client}, http.StatusOK},
+		{"a service the portal was not granted: refused", http.MethodGet, "/r1/" + registryS.URLPath() + "/birth-records/v1/persons", [][2]string{client}, http.StatusInternalServerError},
+	}
+	// Registrations reach the security servers with their next configuration
+	// download; wait for the first exchange to go through.
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		status, _, err := d.do(ctx, base, calls[0])
+		if err == nil && status == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("demo: the bus did not carry the first exchange in time (last status %d, %v)", status, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+
+	fmt.Fprintf(d.out, "\n== the demo world of %s is up ==\n", Instance)
+	fmt.Fprintf(d.out, "  instance PKI     CA %s  OCSP %s  TSA %s\n", d.addr["pki-ca"], d.addr["pki-ocsp"], d.addr["pki-tsa"])
+	fmt.Fprintf(d.out, "  central server   admin %s  configuration http://%s/globalconf  management %s\n", d.addr["central-admin"], d.addr["central-conf"], d.addr["central-mgmt"])
+	fmt.Fprintf(d.out, "  security server  %s (Cabinet Secretariat, consumer)  information systems: http://%s\n", cabServer, d.addr["cab-http"])
+	fmt.Fprintf(d.out, "  security server  %s (Ministry of Interior, provider) peer %s\n", moiServer, d.addr["moi-peer"])
+	fmt.Fprintf(d.out, "  persons service  http://%s (reached only through the bus)\n", d.addr["persons"])
+	fmt.Fprintf(d.out, "\ntry these (each was just run and answered as shown):\n")
+	for _, c := range calls {
+		status, body, err := d.do(ctx, base, c)
+		if err != nil {
+			return fmt.Errorf("demo: %s: %w", c.title, err)
+		}
+		if status != c.wantStatus {
+			return fmt.Errorf("demo: %s: status %d, want %d: %s", c.title, status, c.wantStatus, body)
+		}
+		fmt.Fprintf(d.out, "\n# %s\n%s\n  → %d %s\n", c.title, c.curl(base), status, summary(body))
+	}
+	return nil
+}
+
+func (d *world) do(ctx context.Context, base string, c call) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, c.method, base+c.path, nil)
+	if err != nil {
+		return 0, nil, err
+	}
+	for _, h := range c.headers {
+		req.Header.Set(h[0], h[1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return resp.StatusCode, b, err
+}
+
+func summary(b []byte) string {
+	s := strings.Join(strings.Fields(string(b)), " ")
+	if len(s) > 160 {
+		s = s[:160] + "…"
+	}
+	return s
 }
