@@ -3,21 +3,25 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/sha256"
 	"crypto/sha512"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"io"
-	"net"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jisr-bus/jisr/securityserver/msglog"
 )
 
 // ssUnderTestProc is a security server run as a `jisr ss serve` process.
@@ -227,8 +231,70 @@ func TestExchangeThroughSecurityServers(t *testing.T) {
 			}
 		})
 	}
-	_ = net.JoinHostPort
-	_ = strconv.Itoa
+
+	// Both security servers logged both messages; the logged request
+	// signature is a standard JWS: it verifies with crypto/ecdsa over the
+	// signing input, with the x5c certificate, without any JOSE library.
+	for _, ss := range []*ssUnderTestProc{consumer, provider} {
+		l, err := msglog.OpenSQLite(context.Background(), filepath.Join(filepath.Dir(ss.cfg), "msglog.db"), msglog.MetadataOnly())
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs, err := l.Find(context.Background(), msglog.Query{Issue: "APP-2026-000042"})
+		_ = l.Close()
+		if err != nil || len(recs) < 4 {
+			t.Fatalf("%s logged %d records (%v), want request and response of both exchanges", ss.id, len(recs), err)
+		}
+		for _, r := range recs {
+			if r.Direction == msglog.Request {
+				verifyJWSWithoutJOSE(t, r.Signature)
+			}
+		}
+		if v, err := msglog.OpenSQLite(context.Background(), filepath.Join(filepath.Dir(ss.cfg), "msglog.db"), msglog.MetadataOnly()); err == nil {
+			if _, err := v.VerifyChain(context.Background(), 0, 0); err != nil {
+				t.Errorf("%s: message log chain: %v", ss.id, err)
+			}
+			_ = v.Close()
+		}
+	}
+}
+
+// verifyJWSWithoutJOSE checks an ES256 compact JWS with the standard
+// library only.
+func verifyJWSWithoutJOSE(t *testing.T, compact string) {
+	t.Helper()
+	parts := strings.Split(compact, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a compact JWS: %q", compact)
+	}
+	hdrJSON, err := base64.RawURLEncoding.DecodeString(parts[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hdr struct {
+		Alg string   `json:"alg"`
+		X5C []string `json:"x5c"`
+	}
+	if err := json.Unmarshal(hdrJSON, &hdr); err != nil || hdr.Alg != "ES256" || len(hdr.X5C) == 0 {
+		t.Fatalf("protected header %s: %v", hdrJSON, err)
+	}
+	der, _ := base64.StdEncoding.DecodeString(hdr.X5C[0])
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, ok := cert.PublicKey.(*ecdsa.PublicKey)
+	if !ok {
+		t.Fatalf("signer key %T", cert.PublicKey)
+	}
+	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
+	if err != nil || len(sig) != 64 {
+		t.Fatalf("signature: %v", err)
+	}
+	digest := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
+	if !ecdsa.Verify(pub, digest[:], new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])) {
+		t.Fatal("the logged request signature does not verify with crypto/ecdsa")
+	}
 }
 
 const personsOpenAPI = `openapi: 3.0.3
