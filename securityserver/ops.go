@@ -2,8 +2,10 @@ package securityserver
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -94,6 +96,9 @@ func Init(ctx context.Context, o InitOptions) (string, error) {
 		}
 	}
 	if err := newBodyKey(filepath.Join(dir, KeysDir)); err != nil {
+		return "", fmt.Errorf("ss init: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, AdminKeyFile), []byte(newSecret()+"\n"), 0o600); err != nil {
 		return "", fmt.Errorf("ss init: %w", err)
 	}
 	clk := o.Clock
@@ -429,4 +434,11 @@ func ParseSubject(s string) (xroad.ID, error) {
 		return id, nil
 	}
 	return xroad.ParseClient(s)
+}
+
+// newSecret returns 32 random bytes, base64url-encoded.
+func newSecret() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go ≥ 1.24)
+	return base64.RawURLEncoding.EncodeToString(b[:])
 }

@@ -379,6 +379,7 @@ func (s *Service) adminHandler() http.Handler {
 	}
 	mux.HandleFunc("GET /healthz", health)
 	mux.HandleFunc("GET /readyz", health)
+	s.adminAPI(mux)
 	return mux
 }
 

@@ -232,6 +232,54 @@ func TestExchangeThroughSecurityServers(t *testing.T) {
 		})
 	}
 
+	// The provider's admin API adds a service and grants it; the consumer
+	// can call it at once. Without the API key nothing changes.
+	apiKey, err := os.ReadFile(filepath.Join(filepath.Dir(provider.cfg), "admin-api-key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := func(path, key string, body any) int {
+		t.Helper()
+		b, _ := json.Marshal(body)
+		req, _ := http.NewRequest(http.MethodPost, "http://"+provider.adminAddr+path, bytes.NewReader(b))
+		req.Header.Set("Authorization", "X-Road-ApiKey token="+key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode >= 300 && key != "wrong" {
+			t.Fatalf("admin API %s: %d %s", path, resp.StatusCode, msg)
+		}
+		return resp.StatusCode
+	}
+	svc := map[string]any{"provider": "PS/GOV/MOI/civil-registry", "code": "births", "url": backend.URL}
+	grant := map[string]any{"provider": "PS/GOV/MOI/civil-registry", "service": "births", "subject": "PS/GOV/CAB/portal"}
+	if code := admin("/api/v1/services", "wrong", svc); code != http.StatusUnauthorized {
+		t.Fatalf("admin API without the key: %d", code)
+	}
+	key := strings.TrimSpace(string(apiKey))
+	admin("/api/v1/services", key, svc)
+	births := "http://" + consumer.clientAddr + "/r1/PS/GOV/MOI/civil-registry/births/v1/births/2026-1"
+	get := func() *http.Response {
+		req, _ := http.NewRequest(http.MethodGet, births, nil)
+		req.Header.Set("X-Road-Client", "PS/GOV/CAB/portal")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	if resp := get(); resp.Header.Get("X-Road-Error") != "Server.ServerProxy.AccessDenied" {
+		t.Fatalf("service not yet granted: %d %s", resp.StatusCode, resp.Header.Get("X-Road-Error"))
+	}
+	admin("/api/v1/access-rights", key, grant)
+	if resp := get(); resp.StatusCode != http.StatusOK {
+		t.Fatalf("after the grant: %d %s", resp.StatusCode, resp.Header.Get("X-Road-Error"))
+	}
+
 	// Both security servers logged both messages; the logged request
 	// signature is a standard JWS: it verifies with crypto/ecdsa over the
 	// signing input, with the x5c certificate, without any JOSE library.

@@ -40,6 +40,9 @@ type Error struct {
 	Detail string
 	// Err is the internal cause: logged, never sent.
 	Err error
+	// Status, when not zero, overrides the HTTP status X-Road's rule gives
+	// (used by admin APIs for 401/404/409).
+	Status int
 }
 
 // New returns an *Error with a fresh detail id.
@@ -66,6 +69,9 @@ func (e *Error) Unwrap() error { return e.Err }
 // HTTPStatus is the status X-Road uses for the code: 400 for client faults,
 // 500 for everything raised on the server side.
 func (e *Error) HTTPStatus() int {
+	if e.Status != 0 {
+		return e.Status
+	}
 	if strings.HasPrefix(e.Code, PrefixClient) {
 		return http.StatusBadRequest
 	}
