@@ -8,7 +8,7 @@ import (
 )
 
 // FormatTag opens the canonical encoding of every record; it names the
-// encoding's version (FORMAT.md).
+// encoding's version (docs/protocol.md, "Message log").
 const FormatTag = "jisr-msglog/1"
 
 // GenesisHash returns the previous hash of the first record of every log:
@@ -95,7 +95,7 @@ func (e *encoder) str(s string) {
 // time encodes t as Unix microseconds.
 func (e *encoder) time(t time.Time) { e.i64(t.UnixMicro()) }
 
-// chainHash returns SHA-256(prev ‖ encoding of f), as FORMAT.md specifies.
+// chainHash returns SHA-256(prev ‖ encoding of f), as docs/protocol.md ("Message log") specifies.
 func chainHash(prev []byte, f *chainFields) []byte {
 	h := sha256.New()
 	h.Write(prev)
@@ -131,7 +131,7 @@ func encodeFields(w io.Writer, f *chainFields) {
 }
 
 // RecordHash recomputes the chain hash of r from its fields and
-// r.PrevHash, as FORMAT.md specifies; for an intact record it equals
+// r.PrevHash, as docs/protocol.md ("Message log") specifies; for an intact record it equals
 // r.Hash. Auditors' tools can use it on records from Get and Find.
 func RecordHash(r *Record) []byte {
 	f := fieldsOf(r)

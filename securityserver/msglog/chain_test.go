@@ -56,7 +56,7 @@ type vectorEntry struct {
 }
 
 // TestChainVector checks the chain encoding against the golden vector
-// FORMAT.md cites (go test -run TestChainVector -update rewrites it).
+// docs/protocol.md ("Message log") cites (go test -run TestChainVector -update rewrites it).
 func TestChainVector(t *testing.T) {
 	var entries []vectorEntry
 	for _, r := range vectorRecords() {

@@ -20,7 +20,7 @@
 //
 // Records are tamper-evident: each carries the hash of its predecessor and
 // its own hash over a canonical encoding of its fields, forming one hash
-// chain per log in commit order (FORMAT.md in this directory specifies the
+// chain per log in commit order (docs/protocol.md ("Message log") specifies the
 // encoding). VerifyChain recomputes it. Certificates and OCSP responses are
 // stored once each, keyed by their SHA-256 digest; the compact JWS of every
 // message is rebuilt from them byte for byte. Message bodies are stored

@@ -50,7 +50,7 @@ type Record struct {
 	// LoggedAt is when the record's transaction was written (the log's
 	// clock, microsecond precision, UTC). Set by Append.
 	LoggedAt time.Time
-	// PrevHash and Hash are the record's links in the hash chain (FORMAT.md).
+	// PrevHash and Hash are the record's links in the hash chain (docs/protocol.md, "Message log").
 	// Set by Append.
 	PrevHash, Hash []byte
 
