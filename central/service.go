@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"sync"
@@ -23,6 +22,7 @@ import (
 
 	"github.com/jisr-bus/jisr/central/registry"
 	"github.com/jisr-bus/jisr/internal/clock"
+	"github.com/jisr-bus/jisr/internal/daemon"
 	"github.com/jisr-bus/jisr/internal/globalconf"
 	"github.com/jisr-bus/jisr/pki/keys"
 )
@@ -72,8 +72,7 @@ type Service struct {
 	mgmtCert  tls.Certificate
 	newMgmt   ManagementFactory
 
-	mu        sync.Mutex
-	listeners map[string]net.Listener
+	bound daemon.Bound
 }
 
 // Option configures New.
@@ -303,14 +302,7 @@ func ExportAnchor(ctx context.Context, cfg Config, now time.Time) (*globalconf.A
 
 // Addr returns the bound address of a listener ("admin", "configuration",
 // "management") once Serve has opened it, or "".
-func (s *Service) Addr(name string) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if l, ok := s.listeners[name]; ok {
-		return l.Addr().String()
-	}
-	return ""
-}
+func (s *Service) Addr(name string) string { return s.bound.Addr(name) }
 
 // Serve publishes the configuration when due (checking every
 // publishing.interval), listens on the three configured addresses and
@@ -318,11 +310,6 @@ func (s *Service) Addr(name string) string {
 // requests get 10 s). ready, if not nil, is called once every listener is
 // open.
 func (s *Service) Serve(ctx context.Context, ready func()) error {
-	type srv struct {
-		name, addr string
-		h          http.Handler
-		tls        *tls.Config
-	}
 	confMux := http.NewServeMux()
 	confMux.Handle("GET "+ConfigurationPath, s.publisher.Handler())
 	confMux.Handle("HEAD "+ConfigurationPath, s.publisher.Handler())
@@ -341,101 +328,25 @@ func (s *Service) Serve(ctx context.Context, ready func()) error {
 		})
 		mgmtTLS = &tls.Config{MinVersion: tls.VersionTLS13, Certificates: []tls.Certificate{s.mgmtCert}, Time: s.clk.Now}
 	}
-	servers := []srv{
-		{"admin", s.cfg.Listen.Admin, s.api.Handler(), nil},
-		{"configuration", s.cfg.Listen.Configuration, confMux, nil},
-		{"management", s.cfg.Listen.Management, mgmtMux, mgmtTLS},
-	}
-	listeners := make([]net.Listener, 0, len(servers))
-	closeAll := func() {
-		for _, l := range listeners {
-			_ = l.Close()
-		}
-	}
-	for _, sv := range servers {
-		var lc net.ListenConfig
-		l, err := lc.Listen(ctx, "tcp", sv.addr)
-		if err != nil {
-			closeAll()
-			return fmt.Errorf("central: listen %s on %s: %w", sv.name, sv.addr, err)
-		}
-		if sv.tls != nil {
-			l = tls.NewListener(l, sv.tls)
-		}
-		listeners = append(listeners, l)
-	}
-	s.mu.Lock()
-	s.listeners = map[string]net.Listener{}
-	for i, sv := range servers {
-		s.listeners[sv.name] = listeners[i]
-	}
-	s.mu.Unlock()
-
 	pubCtx, stopPublishing := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() { s.publisher.Run(pubCtx, s.cfg.Publishing.Interval) })
-
-	httpServers := make([]*http.Server, len(servers))
-	errc := make(chan error, len(servers))
-	for i, sv := range servers {
-		hs := &http.Server{
-			Handler:           sv.h,
-			ReadHeaderTimeout: 10 * time.Second,
-			ReadTimeout:       30 * time.Second,
-			WriteTimeout:      60 * time.Second,
-			IdleTimeout:       120 * time.Second,
-			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-		}
-		httpServers[i] = hs
-		l := listeners[i]
-		s.log.Info("listening", "service", sv.name, "addr", l.Addr().String(), "tls", sv.tls != nil)
-		go func() {
-			if err := hs.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				errc <- fmt.Errorf("central: %s: %w", sv.name, err)
-				return
-			}
-			errc <- nil
-		}()
-	}
-	if ready != nil {
-		ready()
-	}
-	var first error
-	select {
-	case <-ctx.Done():
-	case first = <-errc:
-	}
+	err := daemon.Serve(ctx, "central", s.log, &s.bound, []daemon.Listener{
+		{Name: "admin", Addr: s.cfg.Listen.Admin, Handler: s.api.Handler()},
+		{Name: "configuration", Addr: s.cfg.Listen.Configuration, Handler: confMux},
+		{Name: "management", Addr: s.cfg.Listen.Management, Handler: mgmtMux, TLS: mgmtTLS},
+	}, ready)
 	stopPublishing()
-	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	for _, hs := range httpServers {
-		_ = hs.Shutdown(shutdownCtx)
-	}
 	wg.Wait()
-	return first
-}
-
-// Health is the /healthz answer.
-type Health struct {
-	// Status is "ok" or "fail".
-	Status string `json:"status"`
-	// Checks maps each check to "ok" or the reason it failed.
-	Checks map[string]string `json:"checks"`
+	return err
 }
 
 // CheckHealth runs the health checks: the database answers, every
 // configuration key signs, and the latest published configuration exists
 // and has not expired.
-func (s *Service) CheckHealth(ctx context.Context) Health {
-	h := Health{Status: "ok", Checks: map[string]string{}}
-	set := func(name string, err error) {
-		if err != nil {
-			h.Status = "fail"
-			h.Checks[name] = err.Error()
-			return
-		}
-		h.Checks[name] = "ok"
-	}
+func (s *Service) CheckHealth(ctx context.Context) *daemon.Health {
+	h := daemon.NewHealth()
+	set := h.Set
 	_, err := s.store.Version(ctx)
 	set("database", err)
 	for _, k := range s.signers {
@@ -452,10 +363,5 @@ func (s *Service) CheckHealth(ctx context.Context) Health {
 }
 
 func (s *Service) serveHealth(w http.ResponseWriter, r *http.Request) {
-	h := s.CheckHealth(r.Context())
-	code := http.StatusOK
-	if h.Status != "ok" {
-		code = http.StatusServiceUnavailable
-	}
-	writeJSON(w, code, h)
+	s.CheckHealth(r.Context()).Write(w)
 }

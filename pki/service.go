@@ -17,7 +17,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -26,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/jisr-bus/jisr/internal/clock"
+	"github.com/jisr-bus/jisr/internal/daemon"
 	"github.com/jisr-bus/jisr/internal/xroad"
 	"github.com/jisr-bus/jisr/pki/ca"
 	"github.com/jisr-bus/jisr/pki/keys"
@@ -48,8 +48,7 @@ type Service struct {
 	adminKey  []byte // SHA-256 of the admin token
 	caTLS     *tls.Config
 
-	mu        sync.Mutex
-	listeners map[string]net.Listener
+	bound daemon.Bound
 }
 
 // Option configures New.
@@ -194,83 +193,18 @@ func (s *Service) Registry() *prometheus.Registry { return s.registry }
 
 // Addr returns the bound address of a listener ("ca", "ocsp", "tsa",
 // "admin") once Serve has opened it, or "".
-func (s *Service) Addr(name string) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if l, ok := s.listeners[name]; ok {
-		return l.Addr().String()
-	}
-	return ""
-}
+func (s *Service) Addr(name string) string { return s.bound.Addr(name) }
 
 // Serve listens on the four configured addresses and serves until ctx is
-// cancelled, then shuts down gracefully (in-flight requests get 10 s). ready,
-// if not nil, is called once every listener is open.
+// cancelled, then shuts down gracefully. ready, if not nil, is called once
+// every listener is open.
 func (s *Service) Serve(ctx context.Context, ready func()) error {
-	type srv struct {
-		name, addr string
-		h          http.Handler
-		tls        *tls.Config
-	}
-	servers := []srv{
-		{"ca", s.cfg.CA.Listen, s.withHealth(s.authority.Handler()), s.caTLS},
-		{"ocsp", s.cfg.OCSP.Listen, s.withHealth(s.responder), nil},
-		{"tsa", s.cfg.TSA.Listen, s.withHealth(s.tsa), nil},
-		{"admin", s.cfg.Admin.Listen, s.adminHandler(), nil},
-	}
-	s.mu.Lock()
-	s.listeners = map[string]net.Listener{}
-	s.mu.Unlock()
-	var httpServers []*http.Server
-	for _, sv := range servers {
-		l, err := net.Listen("tcp", sv.addr)
-		if err != nil {
-			for _, l := range s.listeners {
-				l.Close()
-			}
-			return fmt.Errorf("pki: listen %s on %s: %w", sv.name, sv.addr, err)
-		}
-		if sv.tls != nil {
-			l = tls.NewListener(l, sv.tls)
-		}
-		s.mu.Lock()
-		s.listeners[sv.name] = l
-		s.mu.Unlock()
-		httpServers = append(httpServers, &http.Server{
-			Handler:           sv.h,
-			ReadHeaderTimeout: 10 * time.Second,
-			ReadTimeout:       30 * time.Second,
-			WriteTimeout:      60 * time.Second,
-			IdleTimeout:       120 * time.Second,
-			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-		})
-		s.log.Info("listening", "service", sv.name, "addr", l.Addr().String(), "tls", sv.tls != nil)
-	}
-	errc := make(chan error, len(servers))
-	for i, sv := range servers {
-		hs, l := httpServers[i], s.listeners[sv.name]
-		go func() {
-			if err := hs.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				errc <- fmt.Errorf("pki: %s: %w", sv.name, err)
-				return
-			}
-			errc <- nil
-		}()
-	}
-	if ready != nil {
-		ready()
-	}
-	var first error
-	select {
-	case <-ctx.Done():
-	case first = <-errc:
-	}
-	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	for _, hs := range httpServers {
-		_ = hs.Shutdown(shutdownCtx)
-	}
-	return first
+	return daemon.Serve(ctx, "pki", s.log, &s.bound, []daemon.Listener{
+		{Name: "ca", Addr: s.cfg.CA.Listen, Handler: s.withHealth(s.authority.Handler()), TLS: s.caTLS},
+		{Name: "ocsp", Addr: s.cfg.OCSP.Listen, Handler: s.withHealth(s.responder)},
+		{Name: "tsa", Addr: s.cfg.TSA.Listen, Handler: s.withHealth(s.tsa)},
+		{Name: "admin", Addr: s.cfg.Admin.Listen, Handler: s.adminHandler()},
+	}, ready)
 }
 
 // withHealth answers GET /healthz itself and hands everything else to h.
@@ -284,28 +218,14 @@ func (s *Service) withHealth(h http.Handler) http.Handler {
 	})
 }
 
-// Health is the /healthz answer.
-type Health struct {
-	Status string            `json:"status"` // "ok" or "fail"
-	Checks map[string]string `json:"checks"` // check → "ok" or the reason it failed
-}
-
 // CheckHealth runs the health checks: the CA database answers, the OCSP and
 // TSA keys sign, and no PKI certificate expires within 30 days.
-func (s *Service) CheckHealth(ctx context.Context) Health {
-	h := Health{Status: "ok", Checks: map[string]string{}}
-	set := func(name string, err error) {
-		if err != nil {
-			h.Status = "fail"
-			h.Checks[name] = err.Error()
-			return
-		}
-		h.Checks[name] = "ok"
-	}
+func (s *Service) CheckHealth(ctx context.Context) *daemon.Health {
+	h := daemon.NewHealth()
 	_, err := s.authority.CertStatus(ctx, big.NewInt(1))
-	set("ca-database", err)
+	h.Set("ca-database", err)
 	for _, label := range []string{ca.LabelOCSP, ca.LabelTSA, ca.LabelIntermediate} {
-		set("key:"+label, s.probeKey(ctx, label))
+		h.Set("key:"+label, s.probeKey(ctx, label))
 	}
 	b := s.authority.Bundle()
 	now := s.clk.Now()
@@ -314,7 +234,7 @@ func (s *Service) CheckHealth(ctx context.Context) Health {
 		if left := c.NotAfter.Sub(now); left < 30*24*time.Hour {
 			err = fmt.Errorf("expires %s (in %s)", c.NotAfter.UTC().Format(time.RFC3339), left.Round(time.Hour))
 		}
-		set("cert:"+name, err)
+		h.Set("cert:"+name, err)
 	}
 	return h
 }
@@ -330,12 +250,7 @@ func (s *Service) probeKey(ctx context.Context, label string) error {
 }
 
 func (s *Service) serveHealth(w http.ResponseWriter, r *http.Request) {
-	h := s.CheckHealth(r.Context())
-	code := http.StatusOK
-	if h.Status != "ok" {
-		code = http.StatusServiceUnavailable
-	}
-	writeJSON(w, code, h)
+	s.CheckHealth(r.Context()).Write(w)
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -4,13 +4,11 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -23,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/jisr-bus/jisr/internal/clock"
+	"github.com/jisr-bus/jisr/internal/daemon"
 	"github.com/jisr-bus/jisr/internal/globalconf"
 	"github.com/jisr-bus/jisr/pki/keys"
 	"github.com/jisr-bus/jisr/pki/profile"
@@ -52,8 +51,7 @@ type Service struct {
 	client    *proxy.ClientProxy
 	server    *proxy.ServerProxy
 
-	mu        sync.Mutex
-	listeners map[string]net.Listener
+	bound daemon.Bound
 }
 
 // Option configures New.
@@ -207,89 +205,32 @@ func (s *Service) Close() error {
 
 // Addr returns the bound address of listener name (clientHTTP,
 // clientHTTPS, peer, admin) once Serve has opened it.
-func (s *Service) Addr(name string) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if l, ok := s.listeners[name]; ok {
-		return l.Addr().String()
-	}
-	return ""
-}
+func (s *Service) Addr(name string) string { return s.bound.Addr(name) }
 
-// Serve opens the listeners and serves until ctx ends, then drains.
+// Serve opens the listeners and serves until ctx ends, then drains. In the
+// background it refreshes the global configuration, its own OCSP responses
+// and the local configuration.
 func (s *Service) Serve(ctx context.Context, ready func()) error {
 	clientTLS, err := tls.LoadX509KeyPair(filepath.Join(s.cfg.Dir, CertsDir, ClientTLSCert), filepath.Join(s.cfg.Dir, CertsDir, ClientTLSKey))
 	if err != nil {
 		return fmt.Errorf("security server: client HTTPS certificate: %w", err)
 	}
-	type srv struct {
-		name, addr string
-		h          http.Handler
-		tls        *tls.Config
-	}
-	servers := []srv{
-		{"clientHTTP", s.cfg.Listen.ClientHTTP, s.client, nil},
-		{"clientHTTPS", s.cfg.Listen.ClientHTTPS, s.client, &tls.Config{MinVersion: tls.VersionTLS12,
-			Certificates: []tls.Certificate{clientTLS}, ClientAuth: tls.RequestClientCert, NextProtos: []string{"h2", "http/1.1"}}},
-		{"peer", s.cfg.Listen.Peer, s.server, s.peerSrv.TLSConfig()},
-		{"admin", s.cfg.Listen.Admin, s.adminHandler(), nil},
-	}
-	s.mu.Lock()
-	s.listeners = map[string]net.Listener{}
-	s.mu.Unlock()
-	var hss []*http.Server
-	for _, sv := range servers {
-		l, err := net.Listen("tcp", sv.addr)
-		if err != nil {
-			for _, l := range s.listeners {
-				l.Close()
-			}
-			return fmt.Errorf("security server: listen %s on %s: %w", sv.name, sv.addr, err)
-		}
-		if sv.tls != nil {
-			l = tls.NewListener(l, sv.tls)
-		}
-		s.mu.Lock()
-		s.listeners[sv.name] = l
-		s.mu.Unlock()
-		hss = append(hss, &http.Server{Handler: sv.h, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 5 * time.Minute,
-			ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)})
-		s.log.Info("listening", "service", sv.name, "addr", l.Addr().String())
-	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errc := make(chan error, len(servers))
-	for i, sv := range servers {
-		hs, l := hss[i], s.listeners[sv.name]
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := hs.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				errc <- fmt.Errorf("security server: %s: %w", sv.name, err)
-			}
-		}()
-	}
-	wg.Add(3)
-	go func() { defer wg.Done(); _ = s.gc.Run(ctx, s.cfg.RefreshInterval) }()
-	go func() { defer wg.Done(); _ = s.identity.Run(ctx) }()
-	go func() { defer wg.Done(); s.watchLocal(ctx) }()
-	if ready != nil {
-		ready()
-	}
-	var first error
-	select {
-	case <-ctx.Done():
-	case first = <-errc:
-	}
+	wg.Go(func() { _ = s.gc.Run(ctx, s.cfg.RefreshInterval) })
+	wg.Go(func() { _ = s.identity.Run(ctx) })
+	wg.Go(func() { s.watchLocal(ctx) })
+	err = daemon.Serve(ctx, "security server", s.log, &s.bound, []daemon.Listener{
+		{Name: "clientHTTP", Addr: s.cfg.Listen.ClientHTTP, Handler: s.client},
+		{Name: "clientHTTPS", Addr: s.cfg.Listen.ClientHTTPS, Handler: s.client, TLS: &tls.Config{MinVersion: tls.VersionTLS12,
+			Certificates: []tls.Certificate{clientTLS}, ClientAuth: tls.RequestClientCert, NextProtos: []string{"h2", "http/1.1"}}},
+		{Name: "peer", Addr: s.cfg.Listen.Peer, Handler: s.server, TLS: s.peerSrv.TLSConfig()},
+		{Name: "admin", Addr: s.cfg.Listen.Admin, Handler: s.adminHandler()},
+	}, ready)
 	cancel()
-	shutdown, stop := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer stop()
-	for _, hs := range hss {
-		_ = hs.Shutdown(shutdown)
-	}
 	wg.Wait()
-	return first
+	return err
 }
 
 // watchLocal reloads the local configuration when another process (the
@@ -331,52 +272,26 @@ func (s *Service) reconcile(ctx context.Context) error {
 	return s.local.Reload(ctx)
 }
 
-// Health is the answer of /healthz.
-type Health struct {
-	Status string            `json:"status"`
-	Checks map[string]string `json:"checks"`
-}
-
 // CheckHealth reports whether the server can exchange messages.
-func (s *Service) CheckHealth(ctx context.Context) Health {
-	h := Health{Status: "ok", Checks: map[string]string{}}
-	set := func(name string, err error) {
-		if err != nil {
-			h.Status = "fail"
-			h.Checks[name] = err.Error()
-			return
-		}
-		h.Checks[name] = "ok"
-	}
+func (s *Service) CheckHealth(ctx context.Context) *daemon.Health {
+	h := daemon.NewHealth()
 	_, err := s.gc.Current()
-	set("global-configuration", err)
-	if _, _, _, err := s.identity.SignMaterial(s.cfg.ID().Owner); err != nil {
-		set("sign-key", err)
-	} else {
-		set("sign-key", nil)
-	}
-	set("message-log", s.msglog.Ping(ctx))
+	h.Set("global-configuration", err)
+	_, _, _, err = s.identity.SignMaterial(s.cfg.ID().Owner)
+	h.Set("sign-key", err)
+	h.Set("message-log", s.msglog.Ping(ctx))
+	err = nil
 	if c := s.identity.AuthCertificate(); c != nil && c.NotAfter.Sub(s.clk.Now()) < 14*24*time.Hour {
-		set("auth-certificate", fmt.Errorf("expires %s", c.NotAfter.UTC().Format(time.RFC3339)))
-	} else {
-		set("auth-certificate", nil)
+		err = fmt.Errorf("expires %s", c.NotAfter.UTC().Format(time.RFC3339))
 	}
+	h.Set("auth-certificate", err)
 	return h
 }
 
 func (s *Service) adminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{Registry: s.registry}))
-	health := func(w http.ResponseWriter, r *http.Request) {
-		h := s.CheckHealth(r.Context())
-		code := http.StatusOK
-		if h.Status != "ok" {
-			code = http.StatusServiceUnavailable
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(code)
-		_ = json.NewEncoder(w).Encode(h)
-	}
+	health := func(w http.ResponseWriter, r *http.Request) { s.CheckHealth(r.Context()).Write(w) }
 	mux.HandleFunc("GET /healthz", health)
 	mux.HandleFunc("GET /readyz", health)
 	s.adminAPI(mux)
