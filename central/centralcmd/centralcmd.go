@@ -27,6 +27,7 @@ import (
 
 	"github.com/jisr-bus/jisr/central"
 	"github.com/jisr-bus/jisr/central/registry"
+	"github.com/jisr-bus/jisr/internal/config"
 	"github.com/jisr-bus/jisr/internal/logx"
 	"github.com/jisr-bus/jisr/pki/keys"
 )
@@ -51,16 +52,6 @@ the admin API with the key in --api-key-file).`,
 	return cmd
 }
 
-func absOrEmpty(p string) string {
-	if p == "" {
-		return ""
-	}
-	if a, err := filepath.Abs(p); err == nil {
-		return a
-	}
-	return p
-}
-
 func newInit(stdout io.Writer) *cobra.Command {
 	var opts central.InitOptions
 	var tmpl central.Config
@@ -83,15 +74,15 @@ root and intermediate CA as an approved CA (OCSP URL from pki.yaml) and its
 TSA as an approved TSA.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			opts.Keys = keys.Config{Type: keysType, PassphraseFile: absOrEmpty(passFile), PassphraseEnv: passEnv,
-				PKCS11: keys.PKCS11Config{Module: module, TokenLabel: tokenLabel, PINFile: absOrEmpty(pinFile), PINEnv: pinEnv}}
+			opts.Keys = keys.Config{Type: keysType, PassphraseFile: config.AbsPath(passFile), PassphraseEnv: passEnv,
+				PKCS11: keys.PKCS11Config{Module: module, TokenLabel: tokenLabel, PINFile: config.AbsPath(pinFile), PINEnv: pinEnv}}
 			for _, cl := range classes {
 				code, desc, _ := strings.Cut(cl, "=")
 				opts.MemberClasses = append(opts.MemberClasses, registry.MemberClass{Code: code, Description: desc})
 			}
 			if opts.Database.DSNFile != "" || opts.Database.DSNEnv != "" {
 				opts.Database.Driver = central.DriverPostgres
-				opts.Database.DSNFile = absOrEmpty(opts.Database.DSNFile)
+				opts.Database.DSNFile = config.AbsPath(opts.Database.DSNFile)
 			}
 			opts.Template = &tmpl
 			res, err := central.Init(cmd.Context(), opts)
@@ -138,13 +129,14 @@ TSA as an approved TSA.`,
 }
 
 func newServe(stderr io.Writer) *cobra.Command {
-	var cfgPath, logFormat, logLevel string
+	var cfgPath string
+	var lf logx.Flags
 	c := &cobra.Command{
 		Use:   "serve --config central.yaml",
 		Short: "Run a central server node: admin API, configuration download, management requests, publishing",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			log, err := logx.New(stderr, logFormat, logLevel)
+			log, err := lf.New(stderr)
 			if err != nil {
 				return err
 			}
@@ -164,8 +156,7 @@ func newServe(stderr io.Writer) *cobra.Command {
 		},
 	}
 	c.Flags().StringVar(&cfgPath, "config", central.ConfigFile, "configuration file")
-	c.Flags().StringVar(&logFormat, "log-format", "json", "log format: json or text")
-	c.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	lf.Register(c.Flags(), "json", "info")
 	return c
 }
 

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -73,4 +74,17 @@ func DecodeOnly(b []byte, v any) error {
 		return err
 	}
 	return nil
+}
+
+// AbsPath makes a command-line path absolute ("" stays ""), so that files
+// written into a configuration keep working from another directory.
+func AbsPath(p string) string {
+	if p == "" {
+		return ""
+	}
+	a, err := filepath.Abs(p)
+	if err != nil {
+		return p
+	}
+	return a
 }

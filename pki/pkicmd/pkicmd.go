@@ -73,8 +73,8 @@ Keys go into an encrypted software key store (--passphrase-file or
 -tags pkcs11).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			opts.Keys = keys.Config{Type: keysType, PassphraseFile: absOrEmpty(passFile), PassphraseEnv: passEnv,
-				PKCS11: keys.PKCS11Config{Module: module, TokenLabel: tokenLabel, PINFile: absOrEmpty(pinFile), PINEnv: pinEnv}}
+			opts.Keys = keys.Config{Type: keysType, PassphraseFile: config.AbsPath(passFile), PassphraseEnv: passEnv,
+				PKCS11: keys.PKCS11Config{Module: module, TokenLabel: tokenLabel, PINFile: config.AbsPath(pinFile), PINEnv: pinEnv}}
 			opts.Template = &tmpl
 			res, err := pki.Init(cmd.Context(), opts)
 			if err != nil {
@@ -113,25 +113,15 @@ Keys go into an encrypted software key store (--passphrase-file or
 	return c
 }
 
-func absOrEmpty(p string) string {
-	if p == "" {
-		return ""
-	}
-	a, err := filepath.Abs(p)
-	if err != nil {
-		return p
-	}
-	return a
-}
-
 func newServe(stderr io.Writer) *cobra.Command {
-	var cfgPath, logFormat, logLevel string
+	var cfgPath string
+	var lf logx.Flags
 	c := &cobra.Command{
 		Use:   "serve --config pki.yaml",
 		Short: "Run the CA API (with ACME), the OCSP responder, the TSA and the admin API",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			log, err := logx.New(stderr, logFormat, logLevel)
+			log, err := lf.New(stderr)
 			if err != nil {
 				return err
 			}
@@ -148,8 +138,7 @@ func newServe(stderr io.Writer) *cobra.Command {
 		},
 	}
 	c.Flags().StringVar(&cfgPath, "config", "pki.yaml", "configuration file")
-	c.Flags().StringVar(&logFormat, "log-format", "json", "log format: json or text")
-	c.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	lf.Register(c.Flags(), "json", "info")
 	return c
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/jisr-bus/jisr/internal/config"
 	"github.com/jisr-bus/jisr/internal/logx"
 	"github.com/jisr-bus/jisr/internal/xroad"
 	"github.com/jisr-bus/jisr/pki/keys"
@@ -36,17 +37,6 @@ init → enrol → register → client add → service add → access grant → 
 	return c
 }
 
-func abs(p string) string {
-	if p == "" {
-		return ""
-	}
-	a, err := filepath.Abs(p)
-	if err != nil {
-		return p
-	}
-	return a
-}
-
 func newInit(stdout io.Writer) *cobra.Command {
 	var o securityserver.InitOptions
 	var id, passFile, passEnv, dsnFile, dsnEnv string
@@ -60,9 +50,9 @@ func newInit(stdout io.Writer) *cobra.Command {
 				return err
 			}
 			o.ServerID = sid
-			o.Keys = keys.Config{Type: keys.TypeSoftware, PassphraseFile: abs(passFile), PassphraseEnv: passEnv}
+			o.Keys = keys.Config{Type: keys.TypeSoftware, PassphraseFile: config.AbsPath(passFile), PassphraseEnv: passEnv}
 			if dsnFile != "" || dsnEnv != "" {
-				o.Database = securityserver.DatabaseConfig{Driver: "postgres", DSNFile: abs(dsnFile), DSNEnv: dsnEnv}
+				o.Database = securityserver.DatabaseConfig{Driver: "postgres", DSNFile: config.AbsPath(dsnFile), DSNEnv: dsnEnv}
 			}
 			path, err := securityserver.Init(cmd.Context(), o)
 			if err != nil {
@@ -278,13 +268,14 @@ func newAccess(stdout io.Writer) *cobra.Command {
 }
 
 func newServe(stderr io.Writer) *cobra.Command {
-	var cfgPath, logFormat, logLevel string
+	var cfgPath string
+	var lf logx.Flags
 	c := &cobra.Command{
 		Use:   "serve --config ss.yaml",
 		Short: "Run the security server",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			log, err := logx.New(stderr, logFormat, logLevel)
+			log, err := lf.New(stderr)
 			if err != nil {
 				return err
 			}
@@ -301,7 +292,6 @@ func newServe(stderr io.Writer) *cobra.Command {
 		},
 	}
 	c.Flags().StringVar(&cfgPath, "config", securityserver.ConfigFile, "configuration file")
-	c.Flags().StringVar(&logFormat, "log-format", "json", "log format: json or text")
-	c.Flags().StringVar(&logLevel, "log-level", "info", "log level")
+	lf.Register(c.Flags(), "json", "info")
 	return c
 }
