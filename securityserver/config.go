@@ -31,26 +31,25 @@ import (
 
 // Layout of a security server directory.
 const (
-	ConfigFile       = "ss.yaml"
-	AnchorFile       = "anchor.json"
-	KeysDir          = "keys"
-	CertsDir         = "certs"
-	GlobalConfDir    = "globalconf"
-	ConfDBFile       = "conf.db"
-	LogDBFile        = "msglog.db"
-	SpoolDir         = "spool"
-	AuthKeyLabel     = "auth"
-	AuthCertFile     = "auth.pem"
-	ClientTLSCert    = "client-tls.pem"
-	ClientTLSKey     = "client-tls.key"
-	signLabelPrefix  = "sign-"
-	signCertPrefix   = "sign-"
-	certFileSuffix   = ".pem"
-	defaultRefresh   = 60 * time.Second
-	defaultConfPoll  = time.Second
-	defaultMemLimit  = 1 << 20
-	defaultMaxBody   = 1 << 30
-	defaultLogPeriod = 30 * time.Second
+	ConfigFile      = "ss.yaml"
+	AnchorFile      = "anchor.json"
+	KeysDir         = "keys"
+	CertsDir        = "certs"
+	GlobalConfDir   = "globalconf"
+	ConfDBFile      = "conf.db"
+	LogDBFile       = "msglog.db"
+	SpoolDir        = "spool"
+	AuthKeyLabel    = "auth"
+	AuthCertFile    = "auth.pem"
+	ClientTLSCert   = "client-tls.pem"
+	ClientTLSKey    = "client-tls.key"
+	signLabelPrefix = "sign-"
+	signCertPrefix  = "sign-"
+	certFileSuffix  = ".pem"
+	defaultRefresh  = 60 * time.Second
+	defaultConfPoll = time.Second
+	defaultMemLimit = 1 << 20
+	defaultMaxBody  = 1 << 30
 )
 
 // Config is ss.yaml. Relative paths are relative to the file's directory.
