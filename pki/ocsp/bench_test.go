@@ -19,7 +19,7 @@ func BenchmarkRespond(b *testing.B) {
 	now := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
 	p := newTestPKI(b, now)
 	leaf := p.leaf(b, 100)
-	req, err := ocsp.CreateRequest(leaf, p.issuer, nil)
+	req, err := ocsp.CreateRequest(leaf, p.Issuer, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -28,7 +28,7 @@ func BenchmarkRespond(b *testing.B) {
 		cacheFor time.Duration
 	}{{"cached", 15 * time.Minute}, {"signed", NoCache}} {
 		b.Run(bc.name, func(b *testing.B) {
-			r, err := New(Config{Issuer: p.issuer, ResponderCert: p.responder, Signer: p.responderKey,
+			r, err := New(Config{Issuer: p.Issuer, ResponderCert: p.Responder, Signer: p.ResponderKey,
 				Source: newFakeSource(100), CacheFor: bc.cacheFor, Clock: clock.NewFake(now)})
 			if err != nil {
 				b.Fatal(err)

@@ -24,7 +24,7 @@ func TestFetch(t *testing.T) {
 	rogueKey := newKey(t)
 	rogueCert := f.pki.responderCert(t, rogueKey, false)
 	rogue := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		der, err := ocsp.CreateResponse(f.pki.issuer, rogueCert, ocsp.Response{
+		der, err := ocsp.CreateResponse(f.pki.Issuer, rogueCert, ocsp.Response{
 			Status: ocsp.Revoked, SerialNumber: big.NewInt(100), ThisUpdate: testNow, NextUpdate: testNow.Add(time.Hour),
 			RevokedAt: testNow, Certificate: rogueCert,
 		}, rogueKey)
@@ -54,15 +54,15 @@ func TestFetch(t *testing.T) {
 		wantStatus int
 		wantErr    string
 	}{
-		{name: "good", url: srv.URL, cert: f.good, issuer: f.pki.issuer, wantStatus: ocsp.Good},
-		{name: "revoked", url: srv.URL, cert: f.pki.leaf(t, 101), issuer: f.pki.issuer, wantStatus: ocsp.Revoked},
-		{name: "unknown", url: srv.URL, cert: f.absent, issuer: f.pki.issuer, wantStatus: ocsp.Unknown},
-		{name: "issuer mismatch", url: srv.URL, cert: f.good, issuer: f.pki.root, wantErr: "not issued by issuer"},
-		{name: "same name, other key", url: srv.URL, cert: other.leaf(t, 100), issuer: other.issuer, wantErr: "unauthorized"},
-		{name: "verifying against the wrong issuer key", url: srv.URL, cert: f.good, issuer: other.issuer, wantErr: "unauthorized"},
-		{name: "responder without OCSPSigning", url: rogue.URL, cert: f.good, issuer: f.pki.issuer, wantErr: "OCSPSigning"},
-		{name: "not an OCSP response", url: htmlServer.URL, cert: f.good, issuer: f.pki.issuer, wantErr: "Content-Type"},
-		{name: "HTTP error", url: failing.URL, cert: f.good, issuer: f.pki.issuer, wantErr: "503"},
+		{name: "good", url: srv.URL, cert: f.good, issuer: f.pki.Issuer, wantStatus: ocsp.Good},
+		{name: "revoked", url: srv.URL, cert: f.pki.leaf(t, 101), issuer: f.pki.Issuer, wantStatus: ocsp.Revoked},
+		{name: "unknown", url: srv.URL, cert: f.absent, issuer: f.pki.Issuer, wantStatus: ocsp.Unknown},
+		{name: "issuer mismatch", url: srv.URL, cert: f.good, issuer: f.pki.Root, wantErr: "not issued by issuer"},
+		{name: "same name, other key", url: srv.URL, cert: other.leaf(t, 100), issuer: other.Issuer, wantErr: "unauthorized"},
+		{name: "verifying against the wrong issuer key", url: srv.URL, cert: f.good, issuer: other.Issuer, wantErr: "unauthorized"},
+		{name: "responder without OCSPSigning", url: rogue.URL, cert: f.good, issuer: f.pki.Issuer, wantErr: "OCSPSigning"},
+		{name: "not an OCSP response", url: htmlServer.URL, cert: f.good, issuer: f.pki.Issuer, wantErr: "Content-Type"},
+		{name: "HTTP error", url: failing.URL, cert: f.good, issuer: f.pki.Issuer, wantErr: "503"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -91,7 +91,7 @@ func TestFetch(t *testing.T) {
 	t.Run("tryLater is a ResponseError", func(t *testing.T) {
 		f.src.setErr(errStorage)
 		defer f.src.setErr(nil)
-		_, _, err := Fetch(t.Context(), srv.Client(), srv.URL, f.pki.leaf(t, 102), f.pki.issuer)
+		_, _, err := Fetch(t.Context(), srv.Client(), srv.URL, f.pki.leaf(t, 102), f.pki.Issuer)
 		var re ocsp.ResponseError
 		if !errors.As(err, &re) || re.Status != ocsp.TryLater {
 			t.Fatalf("Fetch error = %v, want ResponseError tryLater", err)
@@ -111,14 +111,14 @@ func TestVerifyFresh(t *testing.T) {
 		maxAge  time.Duration
 		wantErr string
 	}{
-		{name: "fresh", resp: resp(testNow, testNow.Add(time.Hour), p.responder), now: testNow.Add(time.Minute), maxAge: time.Hour},
+		{name: "fresh", resp: resp(testNow, testNow.Add(time.Hour), p.Responder), now: testNow.Add(time.Minute), maxAge: time.Hour},
 		{name: "no NextUpdate", resp: resp(testNow, time.Time{}, nil), now: testNow.Add(time.Minute), maxAge: time.Hour},
 		{name: "no age limit", resp: resp(testNow, time.Time{}, nil), now: testNow.Add(1000 * time.Hour)},
 		{name: "small clock skew", resp: resp(testNow, testNow.Add(time.Hour), nil), now: testNow.Add(-time.Minute), maxAge: time.Hour},
 		{name: "from the future", resp: resp(testNow, testNow.Add(time.Hour), nil), now: testNow.Add(-time.Hour), maxAge: time.Hour, wantErr: "future"},
 		{name: "too old", resp: resp(testNow, testNow.Add(24*time.Hour), nil), now: testNow.Add(2 * time.Hour), maxAge: time.Hour, wantErr: "older than"},
 		{name: "past NextUpdate", resp: resp(testNow, testNow.Add(time.Hour), nil), now: testNow.Add(time.Hour), maxAge: 2 * time.Hour, wantErr: "expired"},
-		{name: "responder cert expired", resp: resp(testNow, testNow.Add(48*time.Hour), p.responder), now: p.notAfter.Add(time.Second), wantErr: "not valid"},
+		{name: "responder cert expired", resp: resp(testNow, testNow.Add(48*time.Hour), p.Responder), now: p.NotAfter.Add(time.Second), wantErr: "not valid"},
 		{name: "nil", resp: nil, now: testNow, wantErr: "nil response"},
 	}
 	for _, tc := range tests {
@@ -137,10 +137,10 @@ func TestVerifyFresh(t *testing.T) {
 // TestFetchSignedByIssuer covers responses signed by the CA key itself,
 // which carry no certificate.
 func TestFetchSignedByIssuer(t *testing.T) {
-	f := newFixture(t, func(c *Config, p *testPKI) { c.ResponderCert, c.Signer = p.issuer, p.issuerKey })
+	f := newFixture(t, func(c *Config, p *testPKI) { c.ResponderCert, c.Signer = p.Issuer, p.IssuerKey })
 	srv := httptest.NewServer(f.r)
 	t.Cleanup(srv.Close)
-	resp, _, err := Fetch(t.Context(), srv.Client(), srv.URL, f.good, f.pki.issuer)
+	resp, _, err := Fetch(t.Context(), srv.Client(), srv.URL, f.good, f.pki.Issuer)
 	if err != nil {
 		t.Fatalf("Fetch: %v", err)
 	}

@@ -16,10 +16,10 @@ func FuzzOCSPRequest(f *testing.F) {
 	fx := newFixture(f, nil)
 	other := newTestPKI(f, testNow)
 	for _, h := range []crypto.Hash{crypto.SHA1, crypto.SHA256, crypto.SHA384} {
-		f.Add(ocspRequest(f, fx.good, fx.pki.issuer, h))
+		f.Add(ocspRequest(f, fx.good, fx.pki.Issuer, h))
 	}
-	f.Add(ocspRequest(f, fx.absent, fx.pki.issuer, crypto.SHA1))
-	f.Add(ocspRequest(f, other.leaf(f, 100), other.issuer, crypto.SHA1))
+	f.Add(ocspRequest(f, fx.absent, fx.pki.Issuer, crypto.SHA1))
+	f.Add(ocspRequest(f, other.leaf(f, 100), other.Issuer, crypto.SHA1))
 	f.Add([]byte{})
 	f.Add([]byte{0x30, 0x00})
 	f.Add([]byte{0x30, 0x80, 0x00, 0x00})
@@ -30,7 +30,7 @@ func FuzzOCSPRequest(f *testing.F) {
 			if len(a.der) == 0 {
 				t.Fatal("empty answer")
 			}
-			resp, err := ocsp.ParseResponse(a.der, fx.pki.issuer)
+			resp, err := ocsp.ParseResponse(a.der, fx.pki.Issuer)
 			var re ocsp.ResponseError
 			switch {
 			case errors.As(err, &re):

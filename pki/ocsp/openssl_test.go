@@ -30,9 +30,9 @@ func TestOpenSSLInterop(t *testing.T) {
 	p := newTestPKI(t, now)
 	src := newFakeSource(100)
 	r, err := New(Config{
-		Issuer:        p.issuer,
-		ResponderCert: p.responder,
-		Signer:        p.responderKey,
+		Issuer:        p.Issuer,
+		ResponderCert: p.Responder,
+		Signer:        p.ResponderKey,
 		Source:        src,
 		Clock:         clock.System(),
 		Prefix:        "/ocsp",
@@ -47,8 +47,8 @@ func TestOpenSSLInterop(t *testing.T) {
 	dir := t.TempDir()
 	leaf, unissued := p.leaf(t, 100), p.leaf(t, 4242)
 	writePEMs(t, dir, map[string]*x509.Certificate{
-		"root.pem":     p.root,
-		"issuer.pem":   p.issuer,
+		"root.pem":     p.Root,
+		"issuer.pem":   p.Issuer,
 		"leaf.pem":     leaf,
 		"unissued.pem": unissued,
 	})

@@ -4,90 +4,41 @@ import (
 	"context"
 	"crypto"
 	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
-	"encoding/pem"
 	"errors"
 	"math/big"
-	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jisr-bus/jisr/internal/testpki"
 )
 
-// testPKI is root → issuer (intermediate CA) → leaves, plus a delegated OCSP
-// responder certificate issued by issuer.
-type testPKI struct {
-	root, issuer, responder *x509.Certificate
-	rootKey, issuerKey      crypto.Signer
-	responderKey            crypto.Signer
-	notBefore, notAfter     time.Time
-}
+// testPKI is testpki's root → issuer (intermediate CA) → leaves with a
+// delegated OCSP responder, valid from an hour before now for a day.
+type testPKI struct{ *testpki.PKI }
 
-func newKey(t testing.TB) *ecdsa.PrivateKey {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
-func createCert(t testing.TB, tmpl, parent *x509.Certificate, pub crypto.PublicKey, parentKey crypto.Signer) *x509.Certificate {
-	t.Helper()
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, parentKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
+func newKey(t testing.TB) *ecdsa.PrivateKey { return testpki.NewKey(t) }
 
 // newTestPKI builds a PKI whose certificates are valid around now.
 func newTestPKI(t testing.TB, now time.Time) *testPKI {
 	t.Helper()
-	p := &testPKI{notBefore: now.Add(-time.Hour), notAfter: now.Add(24 * time.Hour)}
-	rootKey, issuerKey, respKey := newKey(t), newKey(t), newKey(t)
-	p.rootKey, p.issuerKey, p.responderKey = rootKey, issuerKey, respKey
-	rootTmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{Country: []string{"XX"}, Organization: []string{"jisr test"}, CommonName: "Test Root CA"},
-		NotBefore:             p.notBefore,
-		NotAfter:              p.notAfter,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	p.root = createCert(t, rootTmpl, rootTmpl, rootKey.Public(), rootKey)
-	p.issuer = createCert(t, &x509.Certificate{
-		SerialNumber:          big.NewInt(2),
-		Subject:               pkix.Name{Country: []string{"XX"}, Organization: []string{"jisr test"}, CommonName: "Test Issuing CA"},
-		NotBefore:             p.notBefore,
-		NotAfter:              p.notAfter,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		MaxPathLenZero:        true,
-	}, p.root, issuerKey.Public(), rootKey)
-	p.responder = p.responderCert(t, respKey, true)
-	return p
+	return &testPKI{testpki.New(t, now, testpki.Validity(now.Add(-time.Hour), now.Add(24*time.Hour)))}
 }
 
-// responderCert issues a delegated responder certificate for key.
+// responderCert issues another delegated responder certificate for key
+// (serial 3, like the real one), with the OCSPSigning EKU or, without
+// ocspEKU, clientAuth instead.
 func (p *testPKI) responderCert(t testing.TB, key crypto.Signer, ocspEKU bool) *x509.Certificate {
 	t.Helper()
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(3),
-		Subject:      pkix.Name{Country: []string{"XX"}, Organization: []string{"jisr test"}, CommonName: "Test OCSP Responder"},
-		NotBefore:    p.notBefore,
-		NotAfter:     p.notAfter,
+		Subject:      p.Responder.Subject,
+		NotBefore:    p.NotBefore,
+		NotAfter:     p.NotAfter,
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtraExtensions: []pkix.Extension{{
 			Id:    oidOCSPNoCheck,
@@ -99,38 +50,27 @@ func (p *testPKI) responderCert(t testing.TB, key crypto.Signer, ocspEKU bool) *
 	} else {
 		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
 	}
-	return createCert(t, tmpl, p.issuer, key.Public(), p.issuerKey)
+	return p.Issue(t, tmpl, key.Public())
 }
 
-// leaf issues an end-entity certificate with the given serial.
+// leaf issues an end-entity certificate (outside the jisr profiles) with
+// the given serial, valid as long as the CAs.
 func (p *testPKI) leaf(t testing.TB, serial int64) *x509.Certificate {
 	t.Helper()
-	k := newKey(t)
-	return createCert(t, &x509.Certificate{
+	return p.Issue(t, &x509.Certificate{
 		SerialNumber: big.NewInt(serial),
 		Subject:      pkix.Name{Country: []string{"XX"}, Organization: []string{"jisr test"}, CommonName: "member"},
-		NotBefore:    p.notBefore,
-		NotAfter:     p.notAfter,
+		NotBefore:    p.NotBefore,
+		NotAfter:     p.NotAfter,
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}, p.issuer, k.Public(), p.issuerKey)
-}
-
-func writePEM(t testing.TB, path string, certs ...*x509.Certificate) {
-	t.Helper()
-	var b []byte
-	for _, c := range certs {
-		b = append(b, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
-	}
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	}, newKey(t).Public())
 }
 
 func writePEMs(t testing.TB, dir string, files map[string]*x509.Certificate) {
 	t.Helper()
 	for name, c := range files {
-		writePEM(t, filepath.Join(dir, name), c)
+		testpki.WritePEM(t, filepath.Join(dir, name), c)
 	}
 }
 

@@ -44,9 +44,9 @@ func newFixture(t testing.TB, mutate func(*Config, *testPKI)) *fixture {
 		absent: p.leaf(t, 999),
 	}
 	cfg := Config{
-		Issuer:        p.issuer,
-		ResponderCert: p.responder,
-		Signer:        p.responderKey,
+		Issuer:        p.Issuer,
+		ResponderCert: p.Responder,
+		Signer:        p.ResponderKey,
 		Source:        f.src,
 		Validity:      time.Hour,
 		CacheFor:      10 * time.Minute,
@@ -123,7 +123,7 @@ func TestNew(t *testing.T) {
 	noEKU := p.responderCert(t, otherKey, false)
 	leaf := p.leaf(t, 5)
 	base := func() Config {
-		return Config{Issuer: p.issuer, ResponderCert: p.responder, Signer: p.responderKey, Source: newFakeSource()}
+		return Config{Issuer: p.Issuer, ResponderCert: p.Responder, Signer: p.ResponderKey, Source: newFakeSource()}
 	}
 	tests := []struct {
 		name    string
@@ -131,13 +131,13 @@ func TestNew(t *testing.T) {
 		wantErr string
 	}{
 		{name: "delegated responder", mutate: func(*Config) {}},
-		{name: "issuer signs itself", mutate: func(c *Config) { c.ResponderCert, c.Signer = p.issuer, p.issuerKey }},
+		{name: "issuer signs itself", mutate: func(c *Config) { c.ResponderCert, c.Signer = p.Issuer, p.IssuerKey }},
 		{name: "cache disabled", mutate: func(c *Config) { c.CacheFor = NoCache }},
 		{name: "missing source", mutate: func(c *Config) { c.Source = nil }, wantErr: "required"},
 		{name: "missing issuer", mutate: func(c *Config) { c.Issuer = nil }, wantErr: "required"},
 		{name: "issuer not a CA", mutate: func(c *Config) { c.Issuer = leaf }, wantErr: "not a CA"},
 		{name: "responder without OCSPSigning", mutate: func(c *Config) { c.ResponderCert, c.Signer = noEKU, otherKey }, wantErr: "OCSPSigning"},
-		{name: "responder from another CA", mutate: func(c *Config) { c.ResponderCert, c.Signer = p.root, p.rootKey }, wantErr: "not issued by Issuer"},
+		{name: "responder from another CA", mutate: func(c *Config) { c.ResponderCert, c.Signer = p.Root, p.RootKey }, wantErr: "not issued by Issuer"},
 		{name: "signer does not match", mutate: func(c *Config) { c.Signer = otherKey }, wantErr: "does not hold the key"},
 		{name: "cache longer than validity", mutate: func(c *Config) { c.Validity, c.CacheFor = time.Minute, time.Hour }, wantErr: "shorter than Validity"},
 		{name: "negative validity", mutate: func(c *Config) { c.Validity = -time.Minute }, wantErr: "negative Validity"},
@@ -188,23 +188,23 @@ func TestResponder(t *testing.T) {
 		wantHash   crypto.Hash
 		wantLabel  string
 	}{
-		{name: "good POST SHA-1", der: ocspRequest(t, f.good, f.pki.issuer, crypto.SHA1), wantStatus: ocsp.Good, wantHash: crypto.SHA1, wantLabel: statusGood},
-		{name: "good POST SHA-256", der: ocspRequest(t, f.good, f.pki.issuer, crypto.SHA256), wantStatus: ocsp.Good, wantHash: crypto.SHA256, wantLabel: statusGood},
-		{name: "good GET SHA-256", get: true, der: ocspRequest(t, f.good, f.pki.issuer, crypto.SHA256), wantStatus: ocsp.Good, wantHash: crypto.SHA256, wantLabel: statusGood},
-		{name: "good GET SHA-512", get: true, der: ocspRequest(t, f.good, f.pki.issuer, crypto.SHA512), wantStatus: ocsp.Good, wantHash: crypto.SHA512, wantLabel: statusGood},
-		{name: "revoked POST", der: ocspRequest(t, revoked, f.pki.issuer, crypto.SHA1), wantStatus: ocsp.Revoked, wantHash: crypto.SHA1, wantLabel: statusRevoked},
-		{name: "revoked GET", get: true, der: ocspRequest(t, revoked, f.pki.issuer, crypto.SHA1), wantStatus: ocsp.Revoked, wantHash: crypto.SHA1, wantLabel: statusRevoked},
-		{name: "unknown serial", der: ocspRequest(t, f.absent, f.pki.issuer, crypto.SHA1), wantStatus: ocsp.Unknown, wantHash: crypto.SHA1, wantLabel: statusUnknown},
-		{name: "wrong issuer POST", der: ocspRequest(t, foreign, other.issuer, crypto.SHA1), wantOCSP: ocsp.Unauthorized, wantLabel: statusUnauthorized},
-		{name: "wrong issuer GET SHA-256", get: true, der: ocspRequest(t, foreign, other.issuer, crypto.SHA256), wantOCSP: ocsp.Unauthorized, wantLabel: statusUnauthorized},
+		{name: "good POST SHA-1", der: ocspRequest(t, f.good, f.pki.Issuer, crypto.SHA1), wantStatus: ocsp.Good, wantHash: crypto.SHA1, wantLabel: statusGood},
+		{name: "good POST SHA-256", der: ocspRequest(t, f.good, f.pki.Issuer, crypto.SHA256), wantStatus: ocsp.Good, wantHash: crypto.SHA256, wantLabel: statusGood},
+		{name: "good GET SHA-256", get: true, der: ocspRequest(t, f.good, f.pki.Issuer, crypto.SHA256), wantStatus: ocsp.Good, wantHash: crypto.SHA256, wantLabel: statusGood},
+		{name: "good GET SHA-512", get: true, der: ocspRequest(t, f.good, f.pki.Issuer, crypto.SHA512), wantStatus: ocsp.Good, wantHash: crypto.SHA512, wantLabel: statusGood},
+		{name: "revoked POST", der: ocspRequest(t, revoked, f.pki.Issuer, crypto.SHA1), wantStatus: ocsp.Revoked, wantHash: crypto.SHA1, wantLabel: statusRevoked},
+		{name: "revoked GET", get: true, der: ocspRequest(t, revoked, f.pki.Issuer, crypto.SHA1), wantStatus: ocsp.Revoked, wantHash: crypto.SHA1, wantLabel: statusRevoked},
+		{name: "unknown serial", der: ocspRequest(t, f.absent, f.pki.Issuer, crypto.SHA1), wantStatus: ocsp.Unknown, wantHash: crypto.SHA1, wantLabel: statusUnknown},
+		{name: "wrong issuer POST", der: ocspRequest(t, foreign, other.Issuer, crypto.SHA1), wantOCSP: ocsp.Unauthorized, wantLabel: statusUnauthorized},
+		{name: "wrong issuer GET SHA-256", get: true, der: ocspRequest(t, foreign, other.Issuer, crypto.SHA256), wantOCSP: ocsp.Unauthorized, wantLabel: statusUnauthorized},
 		{name: "garbage POST", der: []byte("not an OCSP request"), wantOCSP: ocsp.Malformed, wantLabel: statusMalformed},
 		{name: "empty POST", der: []byte{}, wantOCSP: ocsp.Malformed, wantLabel: statusMalformed},
-		{name: "trailing data", der: append(ocspRequest(t, f.good, f.pki.issuer, crypto.SHA1), 0), wantOCSP: ocsp.Malformed, wantLabel: statusMalformed},
+		{name: "trailing data", der: append(ocspRequest(t, f.good, f.pki.Issuer, crypto.SHA1), 0), wantOCSP: ocsp.Malformed, wantLabel: statusMalformed},
 		{name: "oversized POST", der: make([]byte, MaxRequestSize+1), wantOCSP: ocsp.Malformed, wantLabel: statusMalformed},
 		{name: "GET bad base64", get: true, rawPath: "/%21%21%21", wantOCSP: ocsp.Malformed, wantLabel: statusMalformed},
 		{name: "GET empty", get: true, rawPath: "/", wantOCSP: ocsp.Malformed, wantLabel: statusMalformed},
 		{name: "GET unpadded base64", get: true,
-			rawPath:  "/" + strings.TrimRight(base64.StdEncoding.EncodeToString(ocspRequest(t, f.good, f.pki.issuer, crypto.SHA1)), "="),
+			rawPath:  "/" + strings.TrimRight(base64.StdEncoding.EncodeToString(ocspRequest(t, f.good, f.pki.Issuer, crypto.SHA1)), "="),
 			wantHash: crypto.SHA1, wantStatus: ocsp.Good, wantLabel: statusGood},
 	}
 	for _, tc := range tests {
@@ -229,7 +229,7 @@ func TestResponder(t *testing.T) {
 			if got := counter(t, f.reg, tc.wantLabel); got != before+1 {
 				t.Errorf("counter{status=%q} = %v, want %v", tc.wantLabel, got, before+1)
 			}
-			resp, err := ocsp.ParseResponse(rec.Body.Bytes(), f.pki.issuer)
+			resp, err := ocsp.ParseResponse(rec.Body.Bytes(), f.pki.Issuer)
 			if tc.wantOCSP != ocsp.Success {
 				var re ocsp.ResponseError
 				if !errors.As(err, &re) || re.Status != tc.wantOCSP {
@@ -249,7 +249,7 @@ func TestResponder(t *testing.T) {
 			if !resp.ThisUpdate.Equal(testNow) || !resp.NextUpdate.Equal(testNow.Add(time.Hour)) {
 				t.Errorf("ThisUpdate/NextUpdate = %v/%v", resp.ThisUpdate, resp.NextUpdate)
 			}
-			if resp.Certificate == nil || !bytes.Equal(resp.Certificate.Raw, f.pki.responder.Raw) {
+			if resp.Certificate == nil || !bytes.Equal(resp.Certificate.Raw, f.pki.Responder.Raw) {
 				t.Error("delegated responder certificate not included")
 			}
 			if tc.wantStatus == ocsp.Revoked && (!resp.RevokedAt.Equal(revokedAt) || resp.RevocationReason != ocsp.KeyCompromise) {
@@ -269,8 +269,8 @@ func TestResponder(t *testing.T) {
 func TestResponderTryLater(t *testing.T) {
 	f := newFixture(t, nil)
 	f.src.setErr(errStorage)
-	rec := post(t, f.r, ocspRequest(t, f.good, f.pki.issuer, crypto.SHA1))
-	_, err := ocsp.ParseResponse(rec.Body.Bytes(), f.pki.issuer)
+	rec := post(t, f.r, ocspRequest(t, f.good, f.pki.Issuer, crypto.SHA1))
+	_, err := ocsp.ParseResponse(rec.Body.Bytes(), f.pki.Issuer)
 	var re ocsp.ResponseError
 	if !errors.As(err, &re) || re.Status != ocsp.TryLater {
 		t.Fatalf("got %v, want tryLater", err)
@@ -280,15 +280,15 @@ func TestResponderTryLater(t *testing.T) {
 	}
 	// The failure is not cached: once storage is back, the answer is good.
 	f.src.setErr(nil)
-	rec = post(t, f.r, ocspRequest(t, f.good, f.pki.issuer, crypto.SHA1))
-	if resp, err := ocsp.ParseResponse(rec.Body.Bytes(), f.pki.issuer); err != nil || resp.Status != ocsp.Good {
+	rec = post(t, f.r, ocspRequest(t, f.good, f.pki.Issuer, crypto.SHA1))
+	if resp, err := ocsp.ParseResponse(rec.Body.Bytes(), f.pki.Issuer); err != nil || resp.Status != ocsp.Good {
 		t.Fatalf("after recovery: %v, %v", resp, err)
 	}
 }
 
 func TestResponderHTTP(t *testing.T) {
 	f := newFixture(t, func(c *Config, _ *testPKI) { c.Prefix = "/ocsp/" })
-	der := ocspRequest(t, f.good, f.pki.issuer, crypto.SHA1)
+	der := ocspRequest(t, f.good, f.pki.Issuer, crypto.SHA1)
 	tests := []struct {
 		name     string
 		method   string
@@ -317,7 +317,7 @@ func TestResponderHTTP(t *testing.T) {
 				t.Fatalf("HTTP status = %d, want %d (%s)", rec.Code, tc.wantCode, rec.Body)
 			}
 			if tc.wantCode == http.StatusOK {
-				if resp, err := ocsp.ParseResponse(rec.Body.Bytes(), f.pki.issuer); err != nil || resp.Status != ocsp.Good {
+				if resp, err := ocsp.ParseResponse(rec.Body.Bytes(), f.pki.Issuer); err != nil || resp.Status != ocsp.Good {
 					t.Fatalf("response %v, %v", resp, err)
 				}
 			}
@@ -328,8 +328,8 @@ func TestResponderHTTP(t *testing.T) {
 // statusOf POSTs a SHA-1 request for cert and returns the parsed response.
 func (f *fixture) statusOf(t testing.TB, cert *x509.Certificate) *ocsp.Response {
 	t.Helper()
-	rec := post(t, f.r, ocspRequest(t, cert, f.pki.issuer, crypto.SHA1))
-	resp, err := ocsp.ParseResponse(rec.Body.Bytes(), f.pki.issuer)
+	rec := post(t, f.r, ocspRequest(t, cert, f.pki.Issuer, crypto.SHA1))
+	resp, err := ocsp.ParseResponse(rec.Body.Bytes(), f.pki.Issuer)
 	if err != nil {
 		t.Fatalf("ParseResponse: %v", err)
 	}
@@ -370,14 +370,14 @@ func TestResponderCache(t *testing.T) {
 	t.Run("per hash algorithm and Invalidate drops all", func(t *testing.T) {
 		f := newFixture(t, nil)
 		for _, h := range []crypto.Hash{crypto.SHA1, crypto.SHA256} {
-			post(t, f.r, ocspRequest(t, f.good, f.pki.issuer, h))
+			post(t, f.r, ocspRequest(t, f.good, f.pki.Issuer, h))
 		}
 		if n := f.src.callCount(); n != 2 {
 			t.Fatalf("source calls = %d, want 2 (one per CertID hash)", n)
 		}
 		f.r.Invalidate(big.NewInt(100))
 		for _, h := range []crypto.Hash{crypto.SHA1, crypto.SHA256} {
-			post(t, f.r, ocspRequest(t, f.good, f.pki.issuer, h))
+			post(t, f.r, ocspRequest(t, f.good, f.pki.Issuer, h))
 		}
 		if n := f.src.callCount(); n != 4 {
 			t.Fatalf("source calls = %d, want 4", n)
@@ -414,7 +414,7 @@ func TestResponderCache(t *testing.T) {
 
 	t.Run("GET max-age counts down with cached answer", func(t *testing.T) {
 		f := newFixture(t, nil)
-		path := getPath("", ocspRequest(t, f.good, f.pki.issuer, crypto.SHA1))
+		path := getPath("", ocspRequest(t, f.good, f.pki.Issuer, crypto.SHA1))
 		first := get(t, f.r, path)
 		f.clk.Add(5 * time.Minute)
 		second := get(t, f.r, path)

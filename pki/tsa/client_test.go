@@ -50,17 +50,17 @@ func TestStampAndVerify(t *testing.T) {
 		wantErr       string
 		wantIs        error
 	}{
-		{name: "valid", token: token, digest: d[:], hash: crypto.SHA256, roots: f.pki.roots()},
-		{name: "valid with redundant intermediates", token: token, digest: d[:], hash: crypto.SHA256, roots: f.pki.roots(), intermediates: []*x509.Certificate{f.pki.inter}},
-		{name: "different data", token: token, digest: other[:], hash: crypto.SHA256, roots: f.pki.roots(), wantIs: ErrImprintMismatch},
-		{name: "different hash", token: token, digest: d384[:], hash: crypto.SHA384, roots: f.pki.roots(), wantIs: ErrImprintMismatch},
-		{name: "untrusted root", token: token, digest: d[:], hash: crypto.SHA256, roots: otherPKI.roots(), wantErr: "does not chain"},
+		{name: "valid", token: token, digest: d[:], hash: crypto.SHA256, roots: f.pki.Roots()},
+		{name: "valid with redundant intermediates", token: token, digest: d[:], hash: crypto.SHA256, roots: f.pki.Roots(), intermediates: []*x509.Certificate{f.pki.Issuer}},
+		{name: "different data", token: token, digest: other[:], hash: crypto.SHA256, roots: f.pki.Roots(), wantIs: ErrImprintMismatch},
+		{name: "different hash", token: token, digest: d384[:], hash: crypto.SHA384, roots: f.pki.Roots(), wantIs: ErrImprintMismatch},
+		{name: "untrusted root", token: token, digest: d[:], hash: crypto.SHA256, roots: otherPKI.Roots(), wantErr: "does not chain"},
 		{name: "no roots", token: token, digest: d[:], hash: crypto.SHA256, wantErr: "root pool"},
-		{name: "tampered signature", token: tampered, digest: d[:], hash: crypto.SHA256, roots: f.pki.roots(), wantErr: "signature"},
-		{name: "truncated", token: token[:len(token)-1], digest: d[:], hash: crypto.SHA256, roots: f.pki.roots(), wantErr: "malformed"},
-		{name: "not a token", token: []byte{0x30, 0x00}, digest: d[:], hash: crypto.SHA256, roots: f.pki.roots(), wantErr: "malformed"},
-		{name: "SHA-1 digest", token: token, digest: make([]byte, 20), hash: crypto.SHA1, roots: f.pki.roots(), wantErr: "unsupported hash"},
-		{name: "digest length", token: token, digest: d[:16], hash: crypto.SHA256, roots: f.pki.roots(), wantErr: "needs 32"},
+		{name: "tampered signature", token: tampered, digest: d[:], hash: crypto.SHA256, roots: f.pki.Roots(), wantErr: "signature"},
+		{name: "truncated", token: token[:len(token)-1], digest: d[:], hash: crypto.SHA256, roots: f.pki.Roots(), wantErr: "malformed"},
+		{name: "not a token", token: []byte{0x30, 0x00}, digest: d[:], hash: crypto.SHA256, roots: f.pki.Roots(), wantErr: "malformed"},
+		{name: "SHA-1 digest", token: token, digest: make([]byte, 20), hash: crypto.SHA1, roots: f.pki.Roots(), wantErr: "unsupported hash"},
+		{name: "digest length", token: token, digest: d[:16], hash: crypto.SHA256, roots: f.pki.Roots(), wantErr: "needs 32"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -88,13 +88,13 @@ func TestStampAndVerify(t *testing.T) {
 	t.Run("token outlives the TSA certificate", func(t *testing.T) {
 		// Verification is as of genTime, so an archived token stays valid
 		// after the TSA certificate expires.
-		f.clk.Set(f.pki.notAfter.Add(-time.Minute))
+		f.clk.Set(f.pki.NotAfter.Add(-time.Minute))
 		defer f.clk.Set(testNow)
 		late, err := Stamp(t.Context(), srv.Client(), srv.URL, d[:], crypto.SHA256)
 		if err != nil {
 			t.Fatal(err)
 		}
-		ts, err := Verify(late, d[:], crypto.SHA256, f.pki.roots(), nil)
+		ts, err := Verify(late, d[:], crypto.SHA256, f.pki.Roots(), nil)
 		if err != nil {
 			t.Fatalf("Verify: %v", err)
 		}
@@ -111,10 +111,10 @@ func TestVerifyWithoutEmbeddedCertificate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Verify(token, d[:], crypto.SHA256, f.pki.roots(), []*x509.Certificate{f.pki.inter}); err == nil || !strings.Contains(err.Error(), "neither in the token") {
+	if _, err := Verify(token, d[:], crypto.SHA256, f.pki.Roots(), []*x509.Certificate{f.pki.Issuer}); err == nil || !strings.Contains(err.Error(), "neither in the token") {
 		t.Fatalf("Verify without the TSA certificate: %v", err)
 	}
-	if _, err := Verify(token, d[:], crypto.SHA256, f.pki.roots(), []*x509.Certificate{f.pki.tsa, f.pki.inter}); err != nil {
+	if _, err := Verify(token, d[:], crypto.SHA256, f.pki.Roots(), []*x509.Certificate{f.pki.tsa, f.pki.Issuer}); err != nil {
 		t.Fatalf("Verify with the TSA certificate supplied: %v", err)
 	}
 }
@@ -129,7 +129,7 @@ func TestVerifyRejectsNonTSACertificate(t *testing.T) {
 	s := f.s
 	// Bypass New's check to model a misissued token.
 	forged := *s
-	forged.cert, forged.signer, forged.certReqAll = cert, key, []*x509.Certificate{cert, f.pki.inter}
+	forged.cert, forged.signer, forged.certReqAll = cert, key, []*x509.Certificate{cert, f.pki.Issuer}
 	forged.essCertID, forged.tsaName = signingCertificateV2(cert), tsaGeneralName(cert)
 	resp, rej := forged.handle(t.Context(), query(t, oidSHA256, d[:], nil))
 	if rej != nil {
@@ -139,7 +139,7 @@ func TestVerifyRejectsNonTSACertificate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Verify(token, d[:], crypto.SHA256, f.pki.roots(), nil); err == nil || !strings.Contains(err.Error(), "timeStamping") {
+	if _, err := Verify(token, d[:], crypto.SHA256, f.pki.Roots(), nil); err == nil || !strings.Contains(err.Error(), "timeStamping") {
 		t.Fatalf("Verify = %v, want EKU failure", err)
 	}
 }

@@ -53,7 +53,7 @@ func FuzzParseRequest(f *testing.F) {
 		if err != nil {
 			t.Fatalf("granted reply does not parse: %v", err)
 		}
-		ts, err := Verify(token, req.HashedMessage, req.HashAlgorithm, fx.pki.roots(), []*x509.Certificate{fx.pki.tsa, fx.pki.inter})
+		ts, err := Verify(token, req.HashedMessage, req.HashAlgorithm, fx.pki.Roots(), []*x509.Certificate{fx.pki.tsa, fx.pki.Issuer})
 		if err != nil {
 			t.Fatalf("issued token does not verify: %v", err)
 		}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/jisr-bus/jisr/internal/clock"
+	"github.com/jisr-bus/jisr/internal/testpki"
 	"github.com/jisr-bus/jisr/internal/testutil"
 )
 
@@ -42,7 +43,7 @@ func newOpenSSLEnv(t *testing.T) *openSSLEnv {
 	t.Cleanup(func() { _ = serials.Close() })
 	s, err := New(Config{
 		Certificate: p.tsa,
-		Chain:       []*x509.Certificate{p.inter},
+		Chain:       []*x509.Certificate{p.Issuer},
 		Signer:      p.key,
 		Serials:     serials,
 		Clock:       clock.System(),
@@ -52,8 +53,8 @@ func newOpenSSLEnv(t *testing.T) *openSSLEnv {
 	}
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
-	writePEM(t, filepath.Join(dir, "root.pem"), p.root)
-	writePEM(t, filepath.Join(dir, "untrusted.pem"), p.tsa, p.inter)
+	testpki.WritePEM(t, filepath.Join(dir, "root.pem"), p.Root)
+	testpki.WritePEM(t, filepath.Join(dir, "untrusted.pem"), p.tsa, p.Issuer)
 	for name, data := range map[string]string{"data.txt": "jisr message log record\n", "other.txt": "jisr message log record, altered\n"} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o600); err != nil {
 			t.Fatal(err)
@@ -180,7 +181,7 @@ func TestVerifyOpenSSLTokens(t *testing.T) {
 	files := map[string][]byte{
 		"tsa.key":     pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
 		"tsa.pem":     pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: e.pki.tsa.Raw}),
-		"chain.pem":   pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: e.pki.inter.Raw}),
+		"chain.pem":   pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: e.pki.Issuer.Raw}),
 		"ossl.serial": []byte("01\n"),
 		"tsa.cnf": []byte(`[ tsa ]
 default_tsa = tsa_config
@@ -218,7 +219,7 @@ ess_cert_id_alg = sha256
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts, err := Verify(token, d[:], crypto.SHA256, e.pki.roots(), nil)
+	ts, err := Verify(token, d[:], crypto.SHA256, e.pki.Roots(), nil)
 	if err != nil {
 		t.Fatalf("Verify(OpenSSL token): %v", err)
 	}
@@ -239,7 +240,7 @@ ess_cert_id_alg = sha256
 		t.Errorf("policy %v accuracy %v", ts.Policy, ts.Accuracy)
 	}
 	other := sha256.Sum256([]byte("other"))
-	if _, err := Verify(token, other[:], crypto.SHA256, e.pki.roots(), nil); err == nil {
+	if _, err := Verify(token, other[:], crypto.SHA256, e.pki.Roots(), nil); err == nil {
 		t.Fatal("Verify(OpenSSL token, other data) succeeded")
 	}
 }

@@ -44,7 +44,7 @@ func newFixture(t testing.TB, mutate func(*Config)) *fixture {
 	}
 	cfg := Config{
 		Certificate: f.pki.tsa,
-		Chain:       []*x509.Certificate{f.pki.inter},
+		Chain:       []*x509.Certificate{f.pki.Issuer},
 		Signer:      f.pki.key,
 		Serials:     f.serials,
 		Clock:       f.clk,
@@ -157,7 +157,7 @@ func TestNew(t *testing.T) {
 	edCert := p.tsaCert(t, edKey, func(*x509.Certificate) {})
 
 	base := func() Config {
-		return Config{Certificate: p.tsa, Chain: []*x509.Certificate{p.inter}, Signer: p.key, Serials: &memSerials{}}
+		return Config{Certificate: p.tsa, Chain: []*x509.Certificate{p.Issuer}, Signer: p.key, Serials: &memSerials{}}
 	}
 	tests := []struct {
 		name    string
@@ -174,7 +174,7 @@ func TestNew(t *testing.T) {
 		{name: "no EKU", mutate: func(c *Config) { c.Certificate, c.Signer = noEKU, otherKey }, wantErr: "exactly timeStamping"},
 		{name: "keyCertSign usage", mutate: func(c *Config) { c.Certificate, c.Signer = certSignKU, otherKey }, wantErr: "key usage"},
 		{name: "signer mismatch", mutate: func(c *Config) { c.Signer = otherKey }, wantErr: "does not hold the key"},
-		{name: "wrong chain", mutate: func(c *Config) { c.Chain = []*x509.Certificate{p.root} }, wantErr: "Chain[0]"},
+		{name: "wrong chain", mutate: func(c *Config) { c.Chain = []*x509.Certificate{p.Root} }, wantErr: "Chain[0]"},
 		{name: "Ed25519 key", mutate: func(c *Config) { c.Certificate, c.Signer = edCert, edKey }, wantErr: "unsupported key type"},
 		{name: "sub-second accuracy", mutate: func(c *Config) { c.Accuracy = time.Millisecond }, wantErr: "precision"},
 		{name: "one-arc policy", mutate: func(c *Config) { c.Policy = asn1.ObjectIdentifier{1} }, wantErr: "invalid Policy"},
@@ -279,7 +279,7 @@ func TestServer(t *testing.T) {
 			if got := counterValue(t, f.reg, "jisr_pki_timestamps_issued_total", ""); got != issuedBefore+1 {
 				t.Errorf("issued counter = %v, want %v", got, issuedBefore+1)
 			}
-			ts, err := Verify(token, tc.digest, tc.hash, f.pki.roots(), []*x509.Certificate{f.pki.inter, f.pki.tsa})
+			ts, err := Verify(token, tc.digest, tc.hash, f.pki.Roots(), []*x509.Certificate{f.pki.Issuer, f.pki.tsa})
 			if err != nil {
 				t.Fatalf("Verify: %v", err)
 			}
@@ -308,7 +308,7 @@ func TestServerSerialsIncrease(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ts, err := Verify(token, d[:], crypto.SHA256, f.pki.roots(), nil)
+		ts, err := Verify(token, d[:], crypto.SHA256, f.pki.Roots(), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -337,9 +337,9 @@ func TestServerHTTPAndFailures(t *testing.T) {
 		{name: "serial source fails", method: http.MethodPost, ct: "application/timestamp-query",
 			setup: func(f *fixture) { f.serials.err = errDisk }, wantCode: http.StatusInternalServerError, wantFail: timestamp.SystemFailure},
 		{name: "TSA certificate expired", method: http.MethodPost, ct: "application/timestamp-query",
-			setup: func(f *fixture) { f.clk.Set(f.pki.notAfter.Add(time.Second)) }, wantCode: http.StatusInternalServerError, wantFail: timestamp.SystemFailure},
+			setup: func(f *fixture) { f.clk.Set(f.pki.NotAfter.Add(time.Second)) }, wantCode: http.StatusInternalServerError, wantFail: timestamp.SystemFailure},
 		{name: "TSA certificate not yet valid", method: http.MethodPost, ct: "application/timestamp-query",
-			setup: func(f *fixture) { f.clk.Set(f.pki.notBefore.Add(-time.Second)) }, wantCode: http.StatusInternalServerError, wantFail: timestamp.SystemFailure},
+			setup: func(f *fixture) { f.clk.Set(f.pki.NotBefore.Add(-time.Second)) }, wantCode: http.StatusInternalServerError, wantFail: timestamp.SystemFailure},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -3,13 +3,8 @@ package peer
 import (
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/asn1"
 	"errors"
 	"io"
 	"log"
@@ -26,6 +21,7 @@ import (
 
 	"github.com/jisr-bus/jisr/internal/clock"
 	"github.com/jisr-bus/jisr/internal/globalconf"
+	"github.com/jisr-bus/jisr/internal/testpki"
 	"github.com/jisr-bus/jisr/internal/xerr"
 	"github.com/jisr-bus/jisr/internal/xroad"
 	pkiocsp "github.com/jisr-bus/jisr/pki/ocsp"
@@ -48,102 +44,46 @@ var (
 	ssMOF = xroad.ServerID{Owner: mof, Code: "ss1"}
 )
 
-var oidOCSPNoCheck = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 48, 1, 5}
-
-// testPKI is an approved hierarchy root → intermediate (which issues auth
-// and sign certificates and a delegated OCSP responder certificate) and an
-// unapproved root that issues certificates too.
+// testPKI is testpki's approved hierarchy root → intermediate (which issues
+// auth and sign certificates, serials from 1001, and a delegated OCSP
+// responder certificate) and an unapproved root that issues certificates
+// too.
 type testPKI struct {
-	root, inter, ocsp, other             *x509.Certificate
-	rootKey, interKey, ocspKey, otherKey crypto.Signer
-	serial                               atomic.Int64
-}
-
-func newKey(t testing.TB) *ecdsa.PrivateKey {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
-func createCert(t testing.TB, tmpl, parent *x509.Certificate, pub crypto.PublicKey, key crypto.Signer) *x509.Certificate {
-	t.Helper()
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
-func caTemplate(serial int64, cn string) *x509.Certificate {
-	return &x509.Certificate{
-		SerialNumber:          big.NewInt(serial),
-		Subject:               pkix.Name{Organization: []string{"PS"}, CommonName: cn},
-		NotBefore:             t0.Add(-24 * time.Hour),
-		NotAfter:              t0.Add(10 * 365 * 24 * time.Hour),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
+	*testpki.PKI
+	other    *x509.Certificate
+	otherKey crypto.Signer
 }
 
 func newTestPKI(t testing.TB) *testPKI {
 	t.Helper()
-	p := &testPKI{}
-	p.serial.Store(1000)
-	rk, ik, ok, xk := newKey(t), newKey(t), newKey(t), newKey(t)
-	p.rootKey, p.interKey, p.ocspKey, p.otherKey = rk, ik, ok, xk
-	rt := caTemplate(1, "PS Root CA")
-	p.root = createCert(t, rt, rt, rk.Public(), rk)
-	it := caTemplate(2, "PS Issuing CA")
-	it.MaxPathLenZero = true
-	p.inter = createCert(t, it, p.root, ik.Public(), rk)
-	p.ocsp = createCert(t, &x509.Certificate{
-		SerialNumber:    big.NewInt(3),
-		Subject:         pkix.Name{Organization: []string{"PS"}, CommonName: "PS OCSP Responder"},
-		NotBefore:       t0.Add(-24 * time.Hour),
-		NotAfter:        t0.Add(2 * 365 * 24 * time.Hour),
-		KeyUsage:        x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:     []x509.ExtKeyUsage{x509.ExtKeyUsageOCSPSigning},
-		ExtraExtensions: []pkix.Extension{{Id: oidOCSPNoCheck, Value: asn1.NullBytes}},
-	}, p.inter, ok.Public(), ik)
+	p := &testPKI{PKI: testpki.New(t, t0, testpki.Name("PS"))}
 	// The unapproved CA has the same name as the approved issuing CA, so
 	// only the signature tells them apart.
-	xt := caTemplate(4, "PS Issuing CA")
-	p.other = createCert(t, xt, xt, xk.Public(), xk)
+	xk := testpki.NewKey(t)
+	xt := &x509.Certificate{
+		SerialNumber:          big.NewInt(4),
+		Subject:               p.Issuer.Subject,
+		NotBefore:             p.NotBefore,
+		NotAfter:              p.NotAfter,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	p.other, p.otherKey = testpki.CreateCert(t, xt, xt, xk.Public(), xk), xk
 	return p
 }
 
 // issue returns a new leaf of profile kind naming id, issued by the
 // approved intermediate (or, with unapproved, by the unapproved CA). Auth
 // certificates carry DNS name localhost and IP 127.0.0.1. The chain sent
-// in TLS is leaf + intermediate.
+// in TLS is leaf + intermediate (the unapproved leaf alone).
 func (p *testPKI) issue(t testing.TB, kind profile.Kind, id xroad.ID, unapproved bool) (crypto.Signer, []*x509.Certificate) {
 	t.Helper()
-	key := newKey(t)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(p.serial.Add(1)),
-		NotBefore:    t0.Add(-time.Hour),
-		NotAfter:     t0.Add(365 * 24 * time.Hour),
-		PublicKey:    key.Public(),
-	}
-	if kind == profile.Auth {
-		tmpl.DNSNames = []string{"localhost"}
-		tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1)}
-	}
-	if err := profile.Apply(tmpl, kind, id); err != nil {
-		t.Fatal(err)
-	}
 	if unapproved {
-		return key, []*x509.Certificate{createCert(t, tmpl, p.other, key.Public(), p.otherKey)}
+		key, tmpl := p.LeafTemplate(t, kind, id, "localhost", "127.0.0.1")
+		return key, []*x509.Certificate{testpki.CreateCert(t, tmpl, p.other, key.Public(), p.otherKey)}
 	}
-	return key, []*x509.Certificate{createCert(t, tmpl, p.inter, key.Public(), p.interKey), p.inter}
+	return p.Leaf(t, kind, id, "localhost", "127.0.0.1")
 }
 
 // statusSource is the responder's view of the CA database: every serial
@@ -253,9 +193,9 @@ func newEnv(t *testing.T) *env {
 func (e *env) newResponder(t *testing.T) *responder {
 	t.Helper()
 	r, err := pkiocsp.New(pkiocsp.Config{
-		Issuer:        e.pki.inter,
-		ResponderCert: e.pki.ocsp,
-		Signer:        e.pki.ocspKey,
+		Issuer:        e.pki.Issuer,
+		ResponderCert: e.pki.Responder,
+		Signer:        e.pki.ResponderKey,
 		Source:        e.src,
 		Validity:      2 * freshness,
 		CacheFor:      pkiocsp.NoCache,
@@ -322,8 +262,8 @@ func (e *env) build(t testing.TB, regs []registration, responders ...string) *gl
 		},
 		ApprovedCAs: []globalconf.ApprovedCA{{
 			Name: "ps-ca", Profile: "jisr/v1",
-			Certificates:  [][]byte{e.pki.root.Raw},
-			Intermediates: [][]byte{e.pki.inter.Raw},
+			Certificates:  [][]byte{e.pki.Root.Raw},
+			Intermediates: [][]byte{e.pki.Issuer.Raw},
 		}},
 		Settings: globalconf.Settings{
 			OCSPFreshnessSeconds:         int64(freshness / time.Second),
@@ -510,7 +450,7 @@ func (l *countingListener) Accept() (net.Conn, error) {
 func rawClient(t *testing.T, e *env, key crypto.Signer, chain []*x509.Certificate, maxVersion uint16) *http.Client {
 	t.Helper()
 	roots := x509.NewCertPool()
-	roots.AddCert(e.pki.root)
+	roots.AddCert(e.pki.Root)
 	tc := tls.Certificate{PrivateKey: key, Leaf: chain[0]}
 	for _, c := range chain {
 		tc.Certificate = append(tc.Certificate, c.Raw)

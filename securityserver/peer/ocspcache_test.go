@@ -37,7 +37,7 @@ func newCacheFixture(t *testing.T, responders ...string) *cacheFixture {
 
 func (f *cacheFixture) status(t *testing.T) (*ocsp.Response, error) {
 	t.Helper()
-	resp, der, err := f.cache.Status(t.Context(), f.leaf, f.pki.inter)
+	resp, der, err := f.cache.Status(t.Context(), f.leaf, f.pki.Issuer)
 	if err == nil && len(der) == 0 {
 		t.Fatal("Status returned a response without DER")
 	}
@@ -122,7 +122,7 @@ func TestOCSPCacheFailover(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, _, err := c.Status(t.Context(), chain[0], e.pki.inter)
+	resp, _, err := c.Status(t.Context(), chain[0], e.pki.Issuer)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,16 +145,16 @@ func TestOCSPCacheErrors(t *testing.T) {
 	}{
 		{"revoked, and cached as such", func(t *testing.T, f *cacheFixture) (*x509.Certificate, *x509.Certificate) {
 			f.src.revoke(f.leaf)
-			return f.leaf, f.pki.inter
+			return f.leaf, f.pki.Issuer
 		}, ErrRevoked, 1},
 		{"status unknown, not cached", func(t *testing.T, f *cacheFixture) (*x509.Certificate, *x509.Certificate) {
 			c := *f.leaf
 			c.SerialNumber = big.NewInt(7) // never issued
-			return &c, f.pki.inter
+			return &c, f.pki.Issuer
 		}, ErrOCSPUnavailable, 2},
 		{"responder down", func(t *testing.T, f *cacheFixture) (*x509.Certificate, *x509.Certificate) {
 			f.ocsp.down.Store(true)
-			return f.leaf, f.pki.inter
+			return f.leaf, f.pki.Issuer
 		}, ErrOCSPUnavailable, 2},
 		{"issuer of no approved CA", func(t *testing.T, f *cacheFixture) (*x509.Certificate, *x509.Certificate) {
 			_, chain := f.pki.issue(t, profile.Auth, ssMOI, true)
@@ -162,7 +162,7 @@ func TestOCSPCacheErrors(t *testing.T) {
 		}, ErrOCSPUnavailable, 0},
 		{"no configuration", func(t *testing.T, f *cacheFixture) (*x509.Certificate, *x509.Certificate) {
 			f.docs.fail(globalconf.ErrExpired)
-			return f.leaf, f.pki.inter
+			return f.leaf, f.pki.Issuer
 		}, ErrNoConfiguration, 0},
 	}
 	for _, tc := range tests {

@@ -373,7 +373,7 @@ func TestStaple(t *testing.T) {
 		if len(der) == 0 {
 			t.Fatal("no OCSP staple")
 		}
-		resp, err := pkiocsp.ParseResponse(der, w.moh.chain[0], w.pki.inter)
+		resp, err := pkiocsp.ParseResponse(der, w.moh.chain[0], w.pki.Issuer)
 		if err != nil {
 			t.Fatal(err)
 		}

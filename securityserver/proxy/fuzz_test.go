@@ -77,7 +77,7 @@ func fuzzProxy(f testing.TB) (*ClientProxy, *checkingTransport) {
 			{Owner: "PS/GOV/CAB", ServerCode: "ss1", Addresses: []string{"127.0.0.1:1"}, Clients: []string{"PS/GOV/CAB/portal", "PS/GOV/CAB"}},
 			{Owner: "PS/GOV/MOI", ServerCode: "ss1", Addresses: []string{"127.0.0.1:2"}, Clients: []string{"PS/GOV/MOI/civil-registry"}},
 		},
-		ApprovedCAs: []globalconf.ApprovedCA{{Name: "ps-ca", Profile: "jisr/v1", Certificates: [][]byte{p.root.Raw}}},
+		ApprovedCAs: []globalconf.ApprovedCA{{Name: "ps-ca", Profile: "jisr/v1", Certificates: [][]byte{p.Root.Raw}}},
 		Settings: globalconf.Settings{OCSPFreshnessSeconds: 3600, TimestampingIntervalSeconds: 60,
 			ConfigurationLifetimeSeconds: 600, RefreshIntervalSeconds: 60, MaxClockSkewSeconds: 30},
 	}

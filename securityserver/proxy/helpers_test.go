@@ -3,13 +3,8 @@ package proxy
 import (
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/asn1"
 	"encoding/json"
 	"errors"
 	"io"
@@ -28,6 +23,7 @@ import (
 
 	"github.com/jisr-bus/jisr/internal/clock"
 	"github.com/jisr-bus/jisr/internal/globalconf"
+	"github.com/jisr-bus/jisr/internal/testpki"
 	"github.com/jisr-bus/jisr/internal/xroad"
 	pkiocsp "github.com/jisr-bus/jisr/pki/ocsp"
 	"github.com/jisr-bus/jisr/pki/profile"
@@ -50,92 +46,21 @@ var (
 	ssMOI2 = xroad.ServerID{Owner: moi, Code: "ss2"}
 )
 
-var oidOCSPNoCheck = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 48, 1, 5}
-
-// testPKI is root → issuing intermediate, which issues auth and sign
-// certificates and a delegated OCSP responder certificate.
-type testPKI struct {
-	root, inter, ocsp          *x509.Certificate
-	rootKey, interKey, ocspKey crypto.Signer
-	serial                     atomic.Int64
-}
-
-func newKey(t testing.TB) *ecdsa.PrivateKey {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
-func createCert(t testing.TB, tmpl, parent *x509.Certificate, pub crypto.PublicKey, key crypto.Signer) *x509.Certificate {
-	t.Helper()
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
-func caTemplate(serial int64, cn string) *x509.Certificate {
-	return &x509.Certificate{
-		SerialNumber:          big.NewInt(serial),
-		Subject:               pkix.Name{Organization: []string{"PS"}, CommonName: cn},
-		NotBefore:             t0.Add(-24 * time.Hour),
-		NotAfter:              t0.Add(10 * 365 * 24 * time.Hour),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-}
+// testPKI is testpki's root → issuing intermediate, which issues auth and
+// sign certificates (serials from 1001) and a delegated OCSP responder
+// certificate.
+type testPKI struct{ *testpki.PKI }
 
 func newTestPKI(t testing.TB) *testPKI {
 	t.Helper()
-	p := &testPKI{}
-	p.serial.Store(1000)
-	rk, ik, ok := newKey(t), newKey(t), newKey(t)
-	p.rootKey, p.interKey, p.ocspKey = rk, ik, ok
-	rt := caTemplate(1, "PS Root CA")
-	p.root = createCert(t, rt, rt, rk.Public(), rk)
-	it := caTemplate(2, "PS Issuing CA")
-	it.MaxPathLenZero = true
-	p.inter = createCert(t, it, p.root, ik.Public(), rk)
-	p.ocsp = createCert(t, &x509.Certificate{
-		SerialNumber:    big.NewInt(3),
-		Subject:         pkix.Name{Organization: []string{"PS"}, CommonName: "PS OCSP Responder"},
-		NotBefore:       t0.Add(-24 * time.Hour),
-		NotAfter:        t0.Add(2 * 365 * 24 * time.Hour),
-		KeyUsage:        x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:     []x509.ExtKeyUsage{x509.ExtKeyUsageOCSPSigning},
-		ExtraExtensions: []pkix.Extension{{Id: oidOCSPNoCheck, Value: asn1.NullBytes}},
-	}, p.inter, ok.Public(), ik)
-	return p
+	return &testPKI{testpki.New(t, t0, testpki.Name("PS"))}
 }
 
 // issue returns a new leaf of profile kind naming id and its chain (leaf,
 // intermediate). Auth certificates carry localhost and 127.0.0.1.
 func (p *testPKI) issue(t testing.TB, kind profile.Kind, id xroad.ID) (crypto.Signer, []*x509.Certificate) {
 	t.Helper()
-	key := newKey(t)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(p.serial.Add(1)),
-		NotBefore:    t0.Add(-time.Hour),
-		NotAfter:     t0.Add(365 * 24 * time.Hour),
-		PublicKey:    key.Public(),
-	}
-	if kind == profile.Auth {
-		tmpl.DNSNames = []string{"localhost"}
-		tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1)}
-	}
-	if err := profile.Apply(tmpl, kind, id); err != nil {
-		t.Fatal(err)
-	}
-	return key, []*x509.Certificate{createCert(t, tmpl, p.inter, key.Public(), p.interKey), p.inter}
+	return p.Leaf(t, kind, id, "localhost", "127.0.0.1")
 }
 
 // statusSource is the responder's view of the CA database.
@@ -559,7 +484,7 @@ func newWorld(t *testing.T, o worldOpts) *world {
 	}
 	w := &world{t: t, clk: clock.NewFake(t0), pki: newTestPKI(t), src: &statusSource{}, docs: &fakeDocs{}, mutate: o.mutateDoc}
 	resp, err := pkiocsp.New(pkiocsp.Config{
-		Issuer: w.pki.inter, ResponderCert: w.pki.ocsp, Signer: w.pki.ocspKey, Source: w.src,
+		Issuer: w.pki.Issuer, ResponderCert: w.pki.Responder, Signer: w.pki.ResponderKey, Source: w.src,
 		Validity: 2 * time.Hour, CacheFor: pkiocsp.NoCache, Clock: w.clk,
 	})
 	if err != nil {
@@ -710,8 +635,8 @@ func (w *world) document() *globalconf.Document {
 		},
 		ApprovedCAs: []globalconf.ApprovedCA{{
 			Name: "ps-ca", Profile: "jisr/v1",
-			Certificates:   [][]byte{w.pki.root.Raw},
-			Intermediates:  [][]byte{w.pki.inter.Raw},
+			Certificates:   [][]byte{w.pki.Root.Raw},
+			Intermediates:  [][]byte{w.pki.Issuer.Raw},
 			OCSPResponders: []globalconf.OCSPResponder{{URL: w.ocspSrv.URL}},
 		}},
 		Settings: globalconf.Settings{

@@ -207,7 +207,7 @@ func negativeCases() []negativeCase {
 			setup: func(t *testing.T, w *world) {
 				leaf := w.consumer.signChain[cab][0]
 				w.src.revoke(leaf)
-				_, der, err := pkiocsp.Fetch(t.Context(), w.ocspClient, w.ocspSrv.URL, leaf, w.pki.inter)
+				_, der, err := pkiocsp.Fetch(t.Context(), w.ocspClient, w.ocspSrv.URL, leaf, w.pki.Issuer)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -1,23 +1,21 @@
 // Package mgmttest is a small in-memory PKI for tests of management
 // requests: a root, an intermediate issuing CA with a delegated OCSP
 // responder, auth and sign leaf certificates made with pki/profile.Apply,
-// and OCSP responses made with golang.org/x/crypto/ocsp.
+// and OCSP responses made with golang.org/x/crypto/ocsp. It is the
+// management-request view of internal/testpki (with random serials, so that
+// hierarchies made in one test never share serials).
 //
 // It is imported only from _test.go files. Everything is ECDSA P-256 and
 // generated per call; nothing is cached across tests.
 package mgmttest
 
 import (
-	"crypto"
 	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/hex"
-	"math/big"
 	"net"
 	"testing"
 	"time"
@@ -25,12 +23,13 @@ import (
 	"golang.org/x/crypto/ocsp"
 
 	"github.com/jisr-bus/jisr/internal/mgmtproto"
+	"github.com/jisr-bus/jisr/internal/testpki"
 	"github.com/jisr-bus/jisr/internal/xroad"
 	"github.com/jisr-bus/jisr/pki/profile"
 )
 
 // PKI is a root CA, an intermediate issuing CA and the intermediate's
-// delegated OCSP responder.
+// delegated OCSP responder (a testpki hierarchy with random serials).
 type PKI struct {
 	t testing.TB
 	// Root is the trust anchor.
@@ -40,7 +39,7 @@ type PKI struct {
 	// Responder signs OCSP responses for the intermediate's leaves.
 	Responder *x509.Certificate
 
-	rootKey, interKey, responderKey *ecdsa.PrivateKey
+	pki *testpki.PKI
 }
 
 // Leaf is an end-entity certificate with its key and chain.
@@ -54,61 +53,15 @@ type Leaf struct {
 }
 
 // NewKey returns a fresh ECDSA P-256 key.
-func NewKey(t testing.TB) *ecdsa.PrivateKey {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
-func serial(t testing.TB) *big.Int {
-	t.Helper()
-	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 120))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n.Add(n, big.NewInt(1))
-}
-
-func create(t testing.TB, tmpl, parent *x509.Certificate, pub crypto.PublicKey, signer crypto.Signer) *x509.Certificate {
-	t.Helper()
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, signer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
+func NewKey(t testing.TB) *ecdsa.PrivateKey { return testpki.NewKey(t) }
 
 // NewPKI creates a CA hierarchy named name, valid from a year before now
 // for ten years.
 func NewPKI(t testing.TB, name string, now time.Time) *PKI {
 	t.Helper()
-	p := &PKI{t: t, rootKey: NewKey(t), interKey: NewKey(t), responderKey: NewKey(t)}
-	nb, na := now.Add(-365*24*time.Hour), now.Add(10*365*24*time.Hour)
-	rootTmpl := &x509.Certificate{
-		SerialNumber: serial(t), Subject: pkix.Name{CommonName: name + " Root CA"},
-		NotBefore: nb, NotAfter: na, IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-	}
-	p.Root = create(t, rootTmpl, rootTmpl, &p.rootKey.PublicKey, p.rootKey)
-	p.Intermediate = create(t, &x509.Certificate{
-		SerialNumber: serial(t), Subject: pkix.Name{CommonName: name + " Issuing CA"},
-		NotBefore: nb, NotAfter: na, IsCA: true, BasicConstraintsValid: true, MaxPathLenZero: true,
-		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-	}, p.Root, &p.interKey.PublicKey, p.rootKey)
-	p.Responder = create(t, &x509.Certificate{
-		SerialNumber: serial(t), Subject: pkix.Name{CommonName: name + " OCSP Responder"},
-		NotBefore: nb, NotAfter: na,
-		KeyUsage:    x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageOCSPSigning},
-	}, p.Intermediate, &p.responderKey.PublicKey, p.interKey)
-	return p
+	p := testpki.New(t, now, testpki.Name(name), testpki.RandomSerials(),
+		testpki.Validity(now.Add(-365*24*time.Hour), now.Add(10*365*24*time.Hour)))
+	return &PKI{t: t, Root: p.Root, Intermediate: p.Issuer, Responder: p.Responder, pki: p}
 }
 
 // Issue returns a leaf of profile kind naming id (a xroad.ServerID for
@@ -117,21 +70,9 @@ func NewPKI(t testing.TB, name string, now time.Time) *PKI {
 func (p *PKI) Issue(kind profile.Kind, id xroad.ID, now time.Time) Leaf {
 	t := p.t
 	t.Helper()
-	key := NewKey(t)
-	tmpl := &x509.Certificate{
-		SerialNumber: serial(t),
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(365 * 24 * time.Hour),
-		PublicKey:    &key.PublicKey,
-	}
-	if kind == profile.Auth {
-		tmpl.DNSNames = []string{"localhost"}
-		tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1)}
-	}
-	if err := profile.Apply(tmpl, kind, id); err != nil {
-		t.Fatal(err)
-	}
-	c := create(t, tmpl, p.Intermediate, &key.PublicKey, p.interKey)
+	key, tmpl := p.pki.LeafTemplate(t, kind, id, "localhost", "127.0.0.1")
+	tmpl.NotBefore, tmpl.NotAfter = now.Add(-time.Hour), now.Add(365*24*time.Hour)
+	c := p.pki.Issue(t, tmpl, &key.PublicKey)
 	return Leaf{Key: key, Cert: c, Chain: []*x509.Certificate{c, p.Intermediate}}
 }
 
@@ -140,23 +81,7 @@ func (p *PKI) Issue(kind profile.Kind, id xroad.ID, now time.Time) Leaf {
 // nextUpdate an hour later, signed by the delegated responder.
 func (p *PKI) OCSP(cert *x509.Certificate, status int, at time.Time) []byte {
 	p.t.Helper()
-	tmpl := ocsp.Response{
-		Status:       status,
-		SerialNumber: cert.SerialNumber,
-		ThisUpdate:   at,
-		NextUpdate:   at.Add(time.Hour),
-		Certificate:  p.Responder,
-		IssuerHash:   crypto.SHA1,
-	}
-	if status == ocsp.Revoked {
-		tmpl.RevokedAt = at.Add(-time.Minute)
-		tmpl.RevocationReason = ocsp.KeyCompromise
-	}
-	der, err := ocsp.CreateResponse(p.Intermediate, p.Responder, tmpl, p.responderKey)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	return der
+	return p.pki.OCSP(p.t, cert, status, at)
 }
 
 // Signer returns a mgmtproto.Signer for leaf with a good OCSP response made
@@ -180,13 +105,13 @@ func ServerTLS(t testing.TB, now time.Time) (tls.Certificate, string) {
 	t.Helper()
 	key := NewKey(t)
 	tmpl := &x509.Certificate{
-		SerialNumber: serial(t), Subject: pkix.Name{CommonName: "central management"},
+		SerialNumber: testpki.RandomSerial(t), Subject: pkix.Name{CommonName: "central management"},
 		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
 		KeyUsage:    x509.KeyUsageDigitalSignature,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		DNSNames:    []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
 	}
-	c := create(t, tmpl, tmpl, &key.PublicKey, key)
+	c := testpki.CreateCert(t, tmpl, tmpl, &key.PublicKey, key)
 	sum := sha256.Sum256(c.Raw)
 	return tls.Certificate{Certificate: [][]byte{c.Raw}, PrivateKey: key, Leaf: c}, hex.EncodeToString(sum[:])
 }
