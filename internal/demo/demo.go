@@ -57,21 +57,28 @@ type Options struct {
 	Log *slog.Logger
 }
 
-// The listeners, in PortBase order, with their default ports.
-var portNames = []struct {
+// portNames lists the listeners, in PortBase order, with their default
+// ports.
+func portNames() []struct {
 	name string
 	def  int
-}{
-	{"pki-ca", 4443}, {"pki-ocsp", 4480}, {"pki-tsa", 4318}, {"pki-admin", 4490},
-	{"central-admin", 4400}, {"central-conf", 4401}, {"central-mgmt", 4402},
-	{"cab-http", 8080}, {"cab-https", 8443}, {"cab-peer", 5500}, {"cab-admin", 4000},
-	{"moi-http", 8180}, {"moi-https", 8543}, {"moi-peer", 5501}, {"moi-admin", 4001},
-	{"persons", 8090},
+} {
+	return []struct {
+		name string
+		def  int
+	}{
+		{"pki-ca", 4443}, {"pki-ocsp", 4480}, {"pki-tsa", 4318}, {"pki-admin", 4490},
+		{"central-admin", 4400}, {"central-conf", 4401}, {"central-mgmt", 4402},
+		{"cab-http", 8080}, {"cab-https", 8443}, {"cab-peer", 5500}, {"cab-admin", 4000},
+		{"moi-http", 8180}, {"moi-https", 8543}, {"moi-peer", 5501}, {"moi-admin", 4001},
+		{"persons", 8090},
+	}
 }
 
 func addrs(base int) map[string]string {
-	m := make(map[string]string, len(portNames))
-	for i, p := range portNames {
+	names := portNames()
+	m := make(map[string]string, len(names))
+	for i, p := range names {
 		port := p.def
 		if base != 0 {
 			port = base + i
@@ -81,15 +88,23 @@ func addrs(base int) map[string]string {
 	return m
 }
 
-// The demo world's identifiers.
-var (
-	moi       = xroad.MemberID{Instance: Instance, Class: "GOV", Code: "MOI"}
-	cab       = xroad.MemberID{Instance: Instance, Class: "GOV", Code: "CAB"}
-	moiServer = xroad.ServerID{Owner: moi, Code: "ss1"}
-	cabServer = xroad.ServerID{Owner: cab, Code: "ss1"}
-	registryS = moi.Subsystem("civil-registry")
-	portal    = cab.Subsystem("portal")
+// The demo world's identifiers (constants in all but name: Go has no
+// constant structs).
+const (
+	moiCode = "MOI"
+	cabCode = "CAB"
 )
+
+func member(code string) xroad.MemberID {
+	return xroad.MemberID{Instance: Instance, Class: "GOV", Code: code}
+}
+
+func server(code string) xroad.ServerID { return xroad.ServerID{Owner: member(code), Code: "ss1"} }
+
+// civilRegistry is the Interior ministry's provider subsystem; portal the
+// Cabinet Secretariat's consumer subsystem (the Hukumati portal).
+func civilRegistry() xroad.ClientID { return member(moiCode).Subsystem("civil-registry") }
+func portal() xroad.ClientID        { return member(cabCode).Subsystem("portal") }
 
 // Run runs the demo.
 func Run(ctx context.Context, o Options) error {
@@ -253,7 +268,7 @@ func (d *world) start(ctx context.Context, errc chan error) error {
 	for _, m := range []struct {
 		id   xroad.MemberID
 		name string
-	}{{moi, "Ministry of Interior"}, {cab, "Cabinet Secretariat"}} {
+	}{{member(moiCode), "Ministry of Interior"}, {member(cabCode), "Cabinet Secretariat"}} {
 		if _, err := d.central.Store().Member(ctx, m.id); errors.Is(err, registry.ErrNotFound) {
 			if err := d.central.Store().AddMember(ctx, m.id, m.name); err != nil {
 				return err
@@ -300,7 +315,7 @@ func (d *world) start(ctx context.Context, errc chan error) error {
 		client xroad.ClientID
 		prefix string
 	}
-	defs := []ssDef{{moiServer, registryS, "moi"}, {cabServer, portal, "cab"}}
+	defs := []ssDef{{server(moiCode), civilRegistry(), "moi"}, {server(cabCode), portal(), "cab"}}
 	cfgs := make([]*securityserver.Config, len(defs))
 	for i, ss := range defs {
 		if cfgs[i], err = d.setupSS(ctx, ss.id, ss.client, ss.prefix, pass, anchorPath); err != nil {
@@ -363,20 +378,20 @@ func (d *world) setupSS(ctx context.Context, id xroad.ServerID, client xroad.Cli
 	if _, err := securityserver.AddClient(ctx, cfg, client, ""); err != nil {
 		return nil, err
 	}
-	if id == moiServer {
+	if id == server(moiCode) {
 		if _, _, err := d.central.Publisher().Regenerate(ctx); err != nil {
 			return nil, err
 		}
-		if _, err := securityserver.AddService(ctx, cfg, securityserver.ServiceOptions{Provider: registryS, Code: "persons",
+		if _, err := securityserver.AddService(ctx, cfg, securityserver.ServiceOptions{Provider: civilRegistry(), Code: "persons",
 			URL: "http://" + d.addr["persons"], OpenAPI: []byte(personsOpenAPI), Title: "Persons by national ID",
 			Description: "Civil registry: persons by national ID (demo data)", Publish: true}); err != nil {
 			return nil, err
 		}
-		if _, err := securityserver.AddService(ctx, cfg, securityserver.ServiceOptions{Provider: registryS, Code: "birth-records",
+		if _, err := securityserver.AddService(ctx, cfg, securityserver.ServiceOptions{Provider: civilRegistry(), Code: "birth-records",
 			URL: "http://" + d.addr["persons"]}); err != nil {
 			return nil, err
 		}
-		if err := securityserver.Grant(ctx, cfg, registryS, "persons", portal.String(), conf.EndpointSpec{}); err != nil {
+		if err := securityserver.Grant(ctx, cfg, civilRegistry(), "persons", portal().String(), conf.EndpointSpec{}); err != nil {
 			return nil, err
 		}
 	}
@@ -416,16 +431,16 @@ func (c call) curl(base string) string {
 // prints them as curl commands with what came back.
 func (d *world) tour(ctx context.Context) error {
 	base := "http://" + d.addr["cab-http"]
-	client := [2]string{"X-Road-Client", portal.String()}
-	svcPath := "/r1/" + registryS.URLPath() + "/persons"
+	client := [2]string{"X-Road-Client", portal().String()}
+	svcPath := "/r1/" + civilRegistry().URLPath() + "/persons"
 	calls := []call{
 		{"a person from the civil registry, through both security servers", http.MethodGet, svcPath + "/v1/persons/400123456",
 			[][2]string{client, {"X-Road-UserId", "PS400123456"}, {"X-Road-Issue", "HUK-2026-000001"}}, http.StatusOK},
 		{"listClients (who is on the bus)", http.MethodGet, "/listClients", [][2]string{{"Accept", "application/json"}}, http.StatusOK},
-		{"listMethods of the civil registry", http.MethodGet, "/r1/" + registryS.URLPath() + "/listMethods", [][2]string{client}, http.StatusOK},
-		{"allowedMethods for the portal", http.MethodGet, "/r1/" + registryS.URLPath() + "/allowedMethods", [][2]string{client}, http.StatusOK},
-		{"getOpenAPI of the persons service", http.MethodGet, "/r1/" + registryS.URLPath() + "/getOpenAPI?serviceCode=persons", [][2]string{client}, http.StatusOK},
-		{"a service the portal was not granted: refused", http.MethodGet, "/r1/" + registryS.URLPath() + "/birth-records/v1/persons", [][2]string{client}, http.StatusInternalServerError},
+		{"listMethods of the civil registry", http.MethodGet, "/r1/" + civilRegistry().URLPath() + "/listMethods", [][2]string{client}, http.StatusOK},
+		{"allowedMethods for the portal", http.MethodGet, "/r1/" + civilRegistry().URLPath() + "/allowedMethods", [][2]string{client}, http.StatusOK},
+		{"getOpenAPI of the persons service", http.MethodGet, "/r1/" + civilRegistry().URLPath() + "/getOpenAPI?serviceCode=persons", [][2]string{client}, http.StatusOK},
+		{"a service the portal was not granted: refused", http.MethodGet, "/r1/" + civilRegistry().URLPath() + "/birth-records/v1/persons", [][2]string{client}, http.StatusInternalServerError},
 	}
 	// Registrations reach the security servers with their next configuration
 	// download; wait for the first exchange to go through.
@@ -448,8 +463,8 @@ func (d *world) tour(ctx context.Context) error {
 	fmt.Fprintf(d.out, "\n== the demo world of %s is up ==\n", Instance)
 	fmt.Fprintf(d.out, "  instance PKI     CA %s  OCSP %s  TSA %s\n", d.addr["pki-ca"], d.addr["pki-ocsp"], d.addr["pki-tsa"])
 	fmt.Fprintf(d.out, "  central server   admin %s  configuration http://%s/globalconf  management %s\n", d.addr["central-admin"], d.addr["central-conf"], d.addr["central-mgmt"])
-	fmt.Fprintf(d.out, "  security server  %s (Cabinet Secretariat, consumer)  information systems: http://%s\n", cabServer, d.addr["cab-http"])
-	fmt.Fprintf(d.out, "  security server  %s (Ministry of Interior, provider) peer %s\n", moiServer, d.addr["moi-peer"])
+	fmt.Fprintf(d.out, "  security server  %s (Cabinet Secretariat, consumer)  information systems: http://%s\n", server(cabCode), d.addr["cab-http"])
+	fmt.Fprintf(d.out, "  security server  %s (Ministry of Interior, provider) peer %s\n", server(moiCode), d.addr["moi-peer"])
 	fmt.Fprintf(d.out, "  persons service  http://%s (reached only through the bus)\n", d.addr["persons"])
 	fmt.Fprintf(d.out, "\ntry these (each was just run and answered as shown):\n")
 	for _, c := range calls {
