@@ -30,9 +30,14 @@
 // Get and Find serve auditors and administrators, decrypting bodies when
 // the key is available.
 //
-// Not yet: RFC 3161 time-stamps over the chain head (the msglog_timestamps
-// table is reserved for them), archiving to self-contained files, retention
-// and cleaning, and the auditor's tools. The package does not verify
+// A Timestamper obtains RFC 3161 time-stamp tokens over the chain head at
+// an interval, one token per range of new records (TIMESTAMPS.md specifies
+// the message imprint); VerifyTimestamps checks them against the chain.
+// While the TSA fails, traffic goes on until the grace period passes, after
+// which Timestamper.Healthy fails with ErrTimestampingFailed.
+//
+// Not yet: archiving to self-contained files, retention and cleaning, and
+// the auditor's tools. The package does not verify
 // signatures either: the proxy logs what message.Verifier accepted, or what
 // it signed itself.
 package msglog

@@ -34,6 +34,14 @@ var (
 	ErrCorrupt = errors.New("message log record corrupt")
 	// ErrChainBroken is wrapped by the *ChainError VerifyChain returns.
 	ErrChainBroken = errors.New("message log hash chain broken")
+	// ErrTimestampingFailed is wrapped by Timestamper.Healthy once a record
+	// has stayed without a time-stamp for longer than the grace period.
+	// The proxy maps it to X-Road's TimestampingFailed and refuses new
+	// exchanges.
+	ErrTimestampingFailed = errors.New("message log time-stamping failed")
+	// ErrTimestampInvalid is wrapped by the *TimestampError
+	// VerifyTimestamps returns.
+	ErrTimestampInvalid = errors.New("message log time-stamp invalid")
 )
 
 // ChainError reports the first record at which VerifyChain found the hash
@@ -55,3 +63,34 @@ func (e *ChainError) Error() string {
 
 // Unwrap returns ErrChainBroken.
 func (e *ChainError) Unwrap() error { return ErrChainBroken }
+
+// TimestampError reports the first stored time-stamp that VerifyTimestamps
+// found invalid. It wraps ErrTimestampInvalid and, when there is one, the
+// cause: the *ChainError of a broken range, or the error the verify
+// function returned for the token.
+type TimestampError struct {
+	// ID is the time-stamp's position (1, 2, 3, …); From and To are the
+	// records its range claims to cover.
+	ID, From, To int64
+	// Reason says what is wrong.
+	Reason string
+	// Err is the cause, or nil.
+	Err error
+}
+
+// Error implements error.
+func (e *TimestampError) Error() string {
+	msg := fmt.Sprintf("%v: time-stamp %d (records %d..%d): %s", ErrTimestampInvalid, e.ID, e.From, e.To, e.Reason)
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+// Unwrap returns ErrTimestampInvalid and the cause, if any.
+func (e *TimestampError) Unwrap() []error {
+	if e.Err == nil {
+		return []error{ErrTimestampInvalid}
+	}
+	return []error{ErrTimestampInvalid, e.Err}
+}

@@ -1,19 +1,13 @@
 package msglogtest
 
 import (
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha256"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"fmt"
-	"math/big"
 	"net/http"
 	"testing"
 	"time"
 
+	"github.com/jisr-bus/jisr/internal/testpki"
 	"github.com/jisr-bus/jisr/internal/xroad"
 	"github.com/jisr-bus/jisr/pki/profile"
 	"github.com/jisr-bus/jisr/securityserver/message"
@@ -33,8 +27,8 @@ var Start = time.Date(2026, 5, 1, 10, 0, 0, 123_000_000, time.UTC)
 
 // Fixture signs requests and responses as a consumer's and a provider's
 // security server would, with certificates of the sign profile from a
-// throw-away CA. The OCSP "responses" are opaque bytes (the log does not
-// parse them).
+// throw-away testpki hierarchy. The OCSP "responses" are opaque bytes (the
+// log does not parse them).
 type Fixture struct {
 	Consumer, Provider message.Signer
 }
@@ -42,50 +36,13 @@ type Fixture struct {
 // NewFixture creates the CA, the two members' keys and certificates.
 func NewFixture(t testing.TB) *Fixture {
 	t.Helper()
-	caKey := ecKey(t)
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "msglogtest CA"},
-		NotBefore: Start.Add(-24 * time.Hour), NotAfter: Start.Add(365 * 24 * time.Hour),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		BasicConstraintsValid: true, IsCA: true,
+	p := testpki.New(t, Start, testpki.Name("msglogtest"),
+		testpki.LeafValidity(Start.Add(-time.Hour), Start.Add(90*24*time.Hour)))
+	signer := func(m xroad.MemberID) message.Signer {
+		key, chain := p.Leaf(t, profile.Sign, m)
+		return message.Signer{Key: key, Chain: chain, OCSP: []byte("ocsp response for " + m.String())}
 	}
-	ca := mustCert(t, caTmpl, caTmpl, caKey.Public(), caKey)
-	signer := func(serial int64, m xroad.MemberID) message.Signer {
-		key := ecKey(t)
-		tmpl := &x509.Certificate{
-			SerialNumber: big.NewInt(serial),
-			NotBefore:    Start.Add(-time.Hour), NotAfter: Start.Add(90 * 24 * time.Hour),
-			PublicKey: key.Public(),
-		}
-		if err := profile.Apply(tmpl, profile.Sign, m); err != nil {
-			t.Fatal(err)
-		}
-		leaf := mustCert(t, tmpl, ca, key.Public(), caKey)
-		return message.Signer{Key: key, Chain: []*x509.Certificate{leaf, ca}, OCSP: []byte("ocsp response for " + m.String())}
-	}
-	return &Fixture{Consumer: signer(2, ConsumerMember), Provider: signer(3, ProviderMember)}
-}
-
-func ecKey(t testing.TB) *ecdsa.PrivateKey {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
-func mustCert(t testing.TB, tmpl, parent *x509.Certificate, pub crypto.PublicKey, key crypto.Signer) *x509.Certificate {
-	t.Helper()
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return &Fixture{Consumer: signer(ConsumerMember), Provider: signer(ProviderMember)}
 }
 
 // Exchange is a signed request and its signed response.

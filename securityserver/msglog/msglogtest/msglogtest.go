@@ -85,6 +85,7 @@ func Run(t *testing.T, newDB Factory) {
 		{"ReopenAndKeyRotation", testReopen},
 		{"Closed", testClosed},
 		{"DatabaseFailure", testDatabaseFailure},
+		{"Timestamps", testTimestamps},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, setup) })
 	}
