@@ -63,51 +63,33 @@ func buildOptions(opts []Option) options {
 // path and brings its schema up to date. It syncs every commit to disk
 // (store.SyncFull) unless WithSQLiteOptions says otherwise.
 func OpenSQLite(ctx context.Context, path string, opts ...Option) (Store, error) {
-	o := buildOptions(opts)
-	db, err := store.OpenSQLite(ctx, path, o.sqliteOpts...)
-	if err != nil {
-		return nil, fmt.Errorf("registry: %w", err)
-	}
-	s, err := newStore(ctx, db, store.SQLite, o, db.Close)
-	if err != nil {
-		_ = db.Close()
-		return nil, err
-	}
-	return s, nil
+	return open(ctx, store.SQLite, path, opts)
 }
 
 // OpenPostgres connects to the registry in the PostgreSQL database dsn
 // names (its search_path selects the schema) and brings the schema up to
 // date; nodes starting together take turns (an advisory lock).
 func OpenPostgres(ctx context.Context, dsn string, opts ...Option) (Store, error) {
-	o := buildOptions(opts)
-	pg, err := store.OpenPostgresDB(ctx, dsn)
-	if err != nil {
-		return nil, fmt.Errorf("registry: %w", err)
-	}
-	s, err := newStore(ctx, pg.DB, store.Postgres, o, pg.Close)
-	if err != nil {
-		_ = pg.Close()
-		return nil, err
-	}
-	return s, nil
+	return open(ctx, store.Postgres, dsn, opts)
 }
 
 // New returns the registry in db, an SQLite database opened with
 // store.OpenSQLite or a PostgreSQL one from store.SQLDB, after bringing its
 // schema up to date. The Store's Close does not close db.
 func New(ctx context.Context, db *sql.DB, dialect store.Dialect, opts ...Option) (Store, error) {
-	return newStore(ctx, db, dialect, buildOptions(opts), func() error { return nil })
-}
-
-func newStore(ctx context.Context, db *sql.DB, dialect store.Dialect, o options, closeFn func() error) (*sqlStore, error) {
 	if err := store.Migrate(ctx, db, dialect, Migrations(), store.MigrationTable(MigrationTable)); err != nil {
 		return nil, fmt.Errorf("registry: %w", err)
 	}
-	return &sqlStore{
-		reader:  reader{x: db, clk: o.clk},
-		db:      db,
-		dialect: dialect,
-		closeFn: closeFn,
-	}, nil
+	return newStore(db, dialect, buildOptions(opts), func() error { return nil }), nil
+}
+
+// open opens the registry database (an SQLite path or a PostgreSQL DSN) and
+// migrates it; the Store's Close closes it.
+func open(ctx context.Context, dialect store.Dialect, target string, opts []Option) (Store, error) {
+	o := buildOptions(opts)
+	db, closeFn, err := store.OpenMigrated(ctx, dialect, target, o.sqliteOpts, Migrations(), store.MigrationTable(MigrationTable))
+	if err != nil {
+		return nil, fmt.Errorf("registry: %w", err)
+	}
+	return newStore(db, dialect, o, closeFn), nil
 }

@@ -11,15 +11,8 @@ import (
 
 func TestPostgres(t *testing.T) {
 	registrytest.Run(t, func(t *testing.T, clk clock.Clock) registry.Store {
-		s, err := registry.OpenPostgres(t.Context(), storetest.PostgresDSN(t), registry.WithClock(clk))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			if err := s.Close(); err != nil {
-				t.Error(err)
-			}
+		return storetest.Open(t, func() (registry.Store, error) {
+			return registry.OpenPostgres(t.Context(), storetest.PostgresDSN(t), registry.WithClock(clk))
 		})
-		return s
 	})
 }

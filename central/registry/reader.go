@@ -27,11 +27,8 @@ var _ Reader = reader{}
 // now returns the clock's time as stored: UTC, microsecond precision.
 func (r reader) now() time.Time { return r.clk.Now().UTC().Truncate(time.Microsecond) }
 
-// micros and fromMicros convert between times and their stored form.
-func micros(t time.Time) int64 { return t.UnixMicro() }
-
-func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
-
+// nullMicros and fromNullMicros store an optional time (the zero time as
+// NULL) in the form of store.Micros.
 func nullMicros(t time.Time) sql.NullInt64 {
 	if t.IsZero() {
 		return sql.NullInt64{}
@@ -43,7 +40,7 @@ func fromNullMicros(v sql.NullInt64) time.Time {
 	if !v.Valid {
 		return time.Time{}
 	}
-	return fromMicros(v.Int64)
+	return store.FromMicros(v.Int64)
 }
 
 // notFound wraps ErrNotFound with what was looked for.
@@ -170,7 +167,7 @@ func (r reader) members(ctx context.Context, inst string, only *xroad.MemberID) 
 		var at int64
 		m.ID.Instance = inst
 		err = rows.Scan(&m.ID.Class, &m.ID.Code, &m.Name, &at)
-		m.CreatedAt = fromMicros(at)
+		m.CreatedAt = store.FromMicros(at)
 		m.Subsystems = []string{}
 		return m, err
 	})
@@ -255,7 +252,7 @@ func (r reader) servers(ctx context.Context, inst string, only *xroad.ServerID) 
 		var at int64
 		s.ID.Owner.Instance = inst
 		err = rows.Scan(&s.ID.Owner.Class, &s.ID.Owner.Code, &s.ID.Code, &s.Maintenance, &at)
-		s.CreatedAt = fromMicros(at)
+		s.CreatedAt = store.FromMicros(at)
 		s.Addresses, s.AuthCerts, s.Clients = []string{}, []AuthCert{}, []xroad.ClientID{}
 		return s, err
 	})
@@ -298,7 +295,7 @@ func (r reader) servers(ctx context.Context, inst string, only *xroad.ServerID) 
 		if err := rows.Scan(&k[0], &k[1], &k[2], &c.Hash, &c.DER, &at); err != nil {
 			return err
 		}
-		c.RegisteredAt = fromMicros(at)
+		c.RegisteredAt = store.FromMicros(at)
 		if s := idx[k]; s != nil {
 			s.AuthCerts = append(s.AuthCerts, c)
 		}
@@ -616,7 +613,7 @@ func scanRequest(row interface{ Scan(...any) error }) (ManagementRequest, error)
 		return ManagementRequest{}, err
 	}
 	m.Type, m.Status, m.Payload = RequestType(typ), RequestStatus(status), []byte(payload)
-	m.SubmittedAt, m.DecidedAt = fromMicros(submitted), fromNullMicros(decided)
+	m.SubmittedAt, m.DecidedAt = store.FromMicros(submitted), fromNullMicros(decided)
 	var err error
 	if m.Server, err = xroad.ParseServer(server); err != nil {
 		return ManagementRequest{}, fmt.Errorf("request %d: stored server id: %w", m.ID, err)
@@ -720,7 +717,7 @@ func (r reader) ServiceDescription(ctx context.Context, id xroad.ServiceID) (Ser
 	if err != nil {
 		return ServiceDescription{}, queryErr("read service description", err)
 	}
-	d.Type, d.UpdatedAt = ServiceType(typ), fromMicros(at)
+	d.Type, d.UpdatedAt = ServiceType(typ), store.FromMicros(at)
 	return d, nil
 }
 
@@ -762,7 +759,7 @@ func (r reader) SearchServices(ctx context.Context, q CatalogueQuery) ([]Service
 		p := &d.Service.Provider
 		p.Instance = inst
 		err = rows.Scan(&p.Class, &p.Code, &p.Subsystem, &d.Service.Code, &d.Service.Version, &typ, &d.Title, &d.Description, &at)
-		d.Type, d.UpdatedAt = ServiceType(typ), fromMicros(at)
+		d.Type, d.UpdatedAt = ServiceType(typ), store.FromMicros(at)
 		return d, err
 	})
 }
@@ -789,7 +786,7 @@ func (r reader) apiKeys(ctx context.Context, hash string) ([]APIKey, error) {
 			return k, fmt.Errorf("API key %d: stored hash %q is malformed", k.ID, h)
 		}
 		copy(k.Hash[:], b)
-		k.CreatedAt, k.ExpiresAt, k.RevokedAt = fromMicros(created), fromNullMicros(expires), fromNullMicros(revoked)
+		k.CreatedAt, k.ExpiresAt, k.RevokedAt = store.FromMicros(created), fromNullMicros(expires), fromNullMicros(revoked)
 		k.Roles = []string{}
 		return k, nil
 	})
@@ -864,7 +861,7 @@ func (r reader) AuditEvents(ctx context.Context, q AuditQuery) ([]AuditEvent, er
 		var at int64
 		var detail, outcome string
 		err = rows.Scan(&e.ID, &at, &e.Actor, &e.Action, &e.Target, &detail, &outcome)
-		e.At, e.Detail, e.Outcome = fromMicros(at), []byte(detail), AuditOutcome(outcome)
+		e.At, e.Detail, e.Outcome = store.FromMicros(at), []byte(detail), AuditOutcome(outcome)
 		return e, err
 	})
 }
@@ -875,7 +872,7 @@ func scanPublished(row *sql.Row) (PublishedConfig, error) {
 	var p PublishedConfig
 	var gen, exp int64
 	err := row.Scan(&p.Serial, &gen, &exp, &p.Document, &p.ContentHash, &p.RegistryVersion)
-	p.GeneratedAt, p.ExpiresAt = fromMicros(gen), fromMicros(exp)
+	p.GeneratedAt, p.ExpiresAt = store.FromMicros(gen), store.FromMicros(exp)
 	return p, err
 }
 

@@ -12,16 +12,9 @@ import (
 
 func TestSQLite(t *testing.T) {
 	registrytest.Run(t, func(t *testing.T, clk clock.Clock) registry.Store {
-		s, err := registry.OpenSQLite(t.Context(), storetest.SQLitePath(t), registry.WithClock(clk))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			if err := s.Close(); err != nil {
-				t.Error(err)
-			}
+		return storetest.Open(t, func() (registry.Store, error) {
+			return registry.OpenSQLite(t.Context(), storetest.SQLitePath(t), registry.WithClock(clk))
 		})
-		return s
 	})
 }
 

@@ -218,7 +218,7 @@ func (t *txn) AddMember(ctx context.Context, id xroad.MemberID, name string) err
 		return err
 	}
 	_, err := t.exec(ctx, "member "+id.String()+": member class "+id.Class+" not found", ErrNotFound,
-		`INSERT INTO members (class, code, name, created_at) VALUES ($1, $2, $3, $4)`, id.Class, id.Code, name, micros(t.now()))
+		`INSERT INTO members (class, code, name, created_at) VALUES ($1, $2, $3, $4)`, id.Class, id.Code, name, store.Micros(t.now()))
 	if errors.Is(err, ErrConflict) {
 		return fmt.Errorf("%w: member %s already exists", ErrConflict, id)
 	}
@@ -262,7 +262,7 @@ func (t *txn) AddSubsystem(ctx context.Context, id xroad.ClientID) error {
 	}
 	_, err := t.exec(ctx, "subsystem "+id.String()+": member not found", ErrNotFound,
 		`INSERT INTO subsystems (member_class, member_code, code, created_at) VALUES ($1, $2, $3, $4)`,
-		id.Class, id.Code, id.Subsystem, micros(t.now()))
+		id.Class, id.Code, id.Subsystem, store.Micros(t.now()))
 	if errors.Is(err, ErrConflict) {
 		return fmt.Errorf("%w: subsystem %s already exists", ErrConflict, id)
 	}
@@ -340,7 +340,7 @@ func (t *txn) AddSecurityServer(ctx context.Context, id xroad.ServerID, addresse
 	}
 	_, err := t.exec(ctx, "security server "+id.String()+": owner member not found", ErrNotFound,
 		`INSERT INTO security_servers (owner_class, owner_code, code, maintenance, created_at) VALUES ($1, $2, $3, $4, $5)`,
-		id.Owner.Class, id.Owner.Code, id.Code, false, micros(t.now()))
+		id.Owner.Class, id.Owner.Code, id.Code, false, store.Micros(t.now()))
 	if errors.Is(err, ErrConflict) {
 		return fmt.Errorf("%w: security server %s already exists", ErrConflict, id)
 	}
@@ -426,7 +426,7 @@ func (t *txn) AddAuthCert(ctx context.Context, server xroad.ServerID, der []byte
 	c := AuthCert{Hash: hex.EncodeToString(sum[:]), DER: slices.Clone(der), RegisteredAt: t.now()}
 	_, err := t.exec(ctx, "authentication certificate "+c.Hash, ErrNotFound,
 		`INSERT INTO auth_certs (hash, owner_class, owner_code, server_code, der, registered_at) VALUES ($1, $2, $3, $4, $5, $6)`,
-		c.Hash, server.Owner.Class, server.Owner.Code, server.Code, c.DER, micros(c.RegisteredAt))
+		c.Hash, server.Owner.Class, server.Owner.Code, server.Code, c.DER, store.Micros(c.RegisteredAt))
 	if err != nil {
 		return AuthCert{}, err
 	}
@@ -459,7 +459,7 @@ func (t *txn) AddServerClient(ctx context.Context, server xroad.ServerID, client
 	_, err := t.exec(ctx, "client "+client.String()+" on "+server.String(), ErrNotFound,
 		`INSERT INTO server_clients (owner_class, owner_code, server_code, client_class, client_code, client_subsystem, registered_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		server.Owner.Class, server.Owner.Code, server.Code, client.Class, client.Code, client.Subsystem, micros(t.now()))
+		server.Owner.Class, server.Owner.Code, server.Code, client.Class, client.Code, client.Subsystem, store.Micros(t.now()))
 	return err
 }
 
@@ -493,7 +493,7 @@ func (t *txn) AddGlobalGroup(ctx context.Context, g GlobalGroup) error {
 		return err
 	}
 	_, err := t.exec(ctx, "global group "+g.ID.String(), ErrConflict,
-		`INSERT INTO global_groups (code, description, created_at) VALUES ($1, $2, $3)`, g.ID.Code, g.Description, micros(t.now()))
+		`INSERT INTO global_groups (code, description, created_at) VALUES ($1, $2, $3)`, g.ID.Code, g.Description, store.Micros(t.now()))
 	return err
 }
 
@@ -516,7 +516,7 @@ func (t *txn) AddGroupMember(ctx context.Context, group xroad.GlobalGroupID, cli
 	}
 	_, err := t.exec(ctx, "client "+client.String()+" in global group "+group.Code, ErrNotFound,
 		`INSERT INTO global_group_members (group_code, client_class, client_code, client_subsystem, added_at) VALUES ($1, $2, $3, $4, $5)`,
-		group.Code, client.Class, client.Code, client.Subsystem, micros(t.now()))
+		group.Code, client.Class, client.Code, client.Subsystem, store.Micros(t.now()))
 	return err
 }
 
@@ -570,7 +570,7 @@ func (t *txn) AddApprovedCA(ctx context.Context, ca ApprovedCA) error {
 		}
 	}
 	if _, err := t.exec(ctx, "approved CA "+ca.Name, ErrConflict,
-		`INSERT INTO approved_cas (name, profile, created_at) VALUES ($1, $2, $3)`, ca.Name, ca.Profile, micros(t.now())); err != nil {
+		`INSERT INTO approved_cas (name, profile, created_at) VALUES ($1, $2, $3)`, ca.Name, ca.Profile, store.Micros(t.now())); err != nil {
 		return err
 	}
 	for kind, ders := range map[string][][]byte{"root": ca.Roots, "intermediate": ca.Intermediates} {
@@ -608,7 +608,7 @@ func (t *txn) AddApprovedTSA(ctx context.Context, tsa ApprovedTSA) error {
 		return err
 	}
 	_, err := t.exec(ctx, "approved TSA "+tsa.Name, ErrConflict,
-		`INSERT INTO approved_tsas (name, url, cert, created_at) VALUES ($1, $2, $3, $4)`, tsa.Name, tsa.URL, tsa.Cert, micros(t.now()))
+		`INSERT INTO approved_tsas (name, url, cert, created_at) VALUES ($1, $2, $3, $4)`, tsa.Name, tsa.URL, tsa.Cert, store.Micros(t.now()))
 	return err
 }
 
@@ -630,7 +630,7 @@ func (t *txn) SetSetting(ctx context.Context, key Setting, value time.Duration) 
 	_, err := t.exec(ctx, "setting "+string(key), ErrConflict,
 		`INSERT INTO settings (name, value, updated_at) VALUES ($1, $2, $3)
 		ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
-		string(key), strconv.FormatInt(int64(value/time.Second), 10), micros(t.now()))
+		string(key), strconv.FormatInt(int64(value/time.Second), 10), store.Micros(t.now()))
 	return err
 }
 
@@ -674,7 +674,7 @@ func (t *txn) SubmitRequest(ctx context.Context, r ManagementRequest) (Managemen
 	if _, err := t.exec(ctx, "management request", ErrConflict,
 		`INSERT INTO management_requests (id, type, server_id, client_id, payload, signed, status, submitted_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		id, string(r.Type), r.Server.String(), client, string(payload), out.Signed, string(StatusPending), micros(out.SubmittedAt)); err != nil {
+		id, string(r.Type), r.Server.String(), client, string(payload), out.Signed, string(StatusPending), store.Micros(out.SubmittedAt)); err != nil {
 		return ManagementRequest{}, err
 	}
 	return out, nil
@@ -692,7 +692,7 @@ func (t *txn) DecideRequest(ctx context.Context, id int64, d Decision) (Manageme
 	}
 	n, err := t.exec(ctx, "decide management request", ErrConflict,
 		`UPDATE management_requests SET status = $1, decided_at = $2, decided_by = $3, comment = $4 WHERE id = $5 AND status = $6`,
-		string(d.Status), micros(t.now()), d.By, d.Comment, id, string(StatusPending))
+		string(d.Status), store.Micros(t.now()), d.By, d.Comment, id, string(StatusPending))
 	if err != nil {
 		return ManagementRequest{}, err
 	}
@@ -728,7 +728,7 @@ func (t *txn) PutServiceDescription(ctx context.Context, d ServiceDescription) (
 			type = excluded.type, title = excluded.title, description = excluded.description,
 			document = excluded.document, updated_at = excluded.updated_at`,
 		p.Class, p.Code, p.Subsystem, d.Service.Code, d.Service.Version,
-		string(d.Type), d.Title, d.Description, out.Document, micros(out.UpdatedAt))
+		string(d.Type), d.Title, d.Description, out.Document, store.Micros(out.UpdatedAt))
 	if err != nil {
 		return ServiceDescription{}, err
 	}
@@ -781,7 +781,7 @@ func (t *txn) CreateAPIKey(ctx context.Context, k APIKey) (APIKey, error) {
 	out.ID = id
 	if _, err := t.exec(ctx, "API key "+k.Name+": an API key with this secret", ErrConflict,
 		`INSERT INTO api_keys (id, name, hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)`,
-		id, k.Name, hex.EncodeToString(k.Hash[:]), micros(now), nullMicros(out.ExpiresAt)); err != nil {
+		id, k.Name, hex.EncodeToString(k.Hash[:]), store.Micros(now), nullMicros(out.ExpiresAt)); err != nil {
 		return APIKey{}, err
 	}
 	for _, r := range roles {
@@ -805,7 +805,7 @@ func (t *txn) RevokeAPIKey(ctx context.Context, id int64) error {
 	if revoked.Valid {
 		return nil
 	}
-	_, err = t.exec(ctx, "revoke API key", ErrConflict, `UPDATE api_keys SET revoked_at = $1 WHERE id = $2`, micros(t.now()), id)
+	_, err = t.exec(ctx, "revoke API key", ErrConflict, `UPDATE api_keys SET revoked_at = $1 WHERE id = $2`, store.Micros(t.now()), id)
 	return err
 }
 
@@ -836,7 +836,7 @@ func (t *txn) AppendAudit(ctx context.Context, e AuditEvent) (AuditEvent, error)
 	// does not mark the transaction dirty.
 	if _, err := t.x.ExecContext(ctx,
 		`INSERT INTO audit_events (id, at, actor, action, target, detail, outcome) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		id, micros(out.At), out.Actor, out.Action, out.Target, string(detail), string(out.Outcome)); err != nil {
+		id, store.Micros(out.At), out.Actor, out.Action, out.Target, string(detail), string(out.Outcome)); err != nil {
 		return AuditEvent{}, queryErr("append audit event", err)
 	}
 	return out, nil
@@ -880,7 +880,7 @@ func (t *txn) PublishNext(ctx context.Context, expectedPrevSerial int64, c Publi
 	// past the check above together.
 	_, err := t.x.ExecContext(ctx,
 		`INSERT INTO published_configs (serial, generated_at, expires_at, document, content_hash, registry_version) VALUES ($1, $2, $3, $4, $5, $6)`,
-		out.Serial, micros(out.GeneratedAt), micros(out.ExpiresAt), out.Document, out.ContentHash, out.RegistryVersion)
+		out.Serial, store.Micros(out.GeneratedAt), store.Micros(out.ExpiresAt), out.Document, out.ContentHash, out.RegistryVersion)
 	if store.ConstraintViolation(err) == store.Unique {
 		return PublishedConfig{}, race()
 	}

@@ -21,6 +21,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 )
 
 // Dialect names the SQL database behind a *sql.DB.
@@ -37,6 +38,12 @@ const (
 
 // String returns the dialect name.
 func (d Dialect) String() string { return string(d) }
+
+// Micros returns t in its stored form: Unix microseconds (UTC).
+func Micros(t time.Time) int64 { return t.UnixMicro() }
+
+// FromMicros returns the time stored as v by Micros, in UTC.
+func FromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
 
 // Querier is what *sql.DB, *sql.Conn and *sql.Tx have in common, so that
 // query code can run inside or outside a transaction.

@@ -63,17 +63,7 @@ func buildOptions(opts []Option) options {
 // OpenSQLite opens (creating if needed) the configuration in the SQLite
 // file at path and brings its schema up to date.
 func OpenSQLite(ctx context.Context, path string, opts ...Option) (Store, error) {
-	o := buildOptions(opts)
-	db, err := store.OpenSQLite(ctx, path, o.sqliteOpts...)
-	if err != nil {
-		return nil, fmt.Errorf("ss conf: %w", err)
-	}
-	s, err := newStore(ctx, db, store.SQLite, o, db.Close)
-	if err != nil {
-		_ = db.Close()
-		return nil, err
-	}
-	return s, nil
+	return open(ctx, store.SQLite, path, opts)
 }
 
 // OpenPostgres connects to the configuration in the PostgreSQL database dsn
@@ -81,34 +71,26 @@ func OpenSQLite(ctx context.Context, path string, opts ...Option) (Store, error)
 // date; nodes starting together take turns (an advisory lock). Several
 // security server nodes share one configuration this way.
 func OpenPostgres(ctx context.Context, dsn string, opts ...Option) (Store, error) {
-	o := buildOptions(opts)
-	pg, err := store.OpenPostgresDB(ctx, dsn)
-	if err != nil {
-		return nil, fmt.Errorf("ss conf: %w", err)
-	}
-	s, err := newStore(ctx, pg.DB, store.Postgres, o, pg.Close)
-	if err != nil {
-		_ = pg.Close()
-		return nil, err
-	}
-	return s, nil
+	return open(ctx, store.Postgres, dsn, opts)
 }
 
 // New returns the configuration in db, an SQLite database opened with
 // store.OpenSQLite or a PostgreSQL one from store.SQLDB, after bringing its
 // schema up to date. The Store's Close does not close db.
 func New(ctx context.Context, db *sql.DB, dialect store.Dialect, opts ...Option) (Store, error) {
-	return newStore(ctx, db, dialect, buildOptions(opts), func() error { return nil })
-}
-
-func newStore(ctx context.Context, db *sql.DB, dialect store.Dialect, o options, closeFn func() error) (*sqlStore, error) {
 	if err := store.Migrate(ctx, db, dialect, Migrations(), store.MigrationTable(MigrationTable)); err != nil {
 		return nil, fmt.Errorf("ss conf: %w", err)
 	}
-	return &sqlStore{
-		reader:  reader{x: db, clk: o.clk},
-		db:      db,
-		dialect: dialect,
-		closeFn: closeFn,
-	}, nil
+	return newStore(db, dialect, buildOptions(opts), func() error { return nil }), nil
+}
+
+// open opens the configuration database (an SQLite path or a PostgreSQL DSN) and
+// migrates it; the Store's Close closes it.
+func open(ctx context.Context, dialect store.Dialect, target string, opts []Option) (Store, error) {
+	o := buildOptions(opts)
+	db, closeFn, err := store.OpenMigrated(ctx, dialect, target, o.sqliteOpts, Migrations(), store.MigrationTable(MigrationTable))
+	if err != nil {
+		return nil, fmt.Errorf("ss conf: %w", err)
+	}
+	return newStore(db, dialect, o, closeFn), nil
 }

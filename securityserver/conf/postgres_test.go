@@ -11,15 +11,8 @@ import (
 
 func TestPostgres(t *testing.T) {
 	conftest.Run(t, func(t *testing.T, clk clock.Clock) conf.Store {
-		s, err := conf.OpenPostgres(t.Context(), storetest.PostgresDSN(t), conf.WithClock(clk))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			if err := s.Close(); err != nil {
-				t.Error(err)
-			}
+		return storetest.Open(t, func() (conf.Store, error) {
+			return conf.OpenPostgres(t.Context(), storetest.PostgresDSN(t), conf.WithClock(clk))
 		})
-		return s
 	})
 }

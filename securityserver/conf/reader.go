@@ -25,10 +25,6 @@ var _ Reader = reader{}
 // now returns the clock's time as stored: UTC, microsecond precision.
 func (r reader) now() time.Time { return r.clk.Now().UTC().Truncate(time.Microsecond) }
 
-func micros(t time.Time) int64 { return t.UnixMicro() }
-
-func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
-
 // notFound wraps ErrNotFound with what was looked for.
 func notFound(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrNotFound, fmt.Sprintf(format, args...))
@@ -118,7 +114,7 @@ func (r reader) clients(ctx context.Context, only *xroad.ClientID) ([]Client, er
 		var at int64
 		err = rows.Scan(&v.id, &v.c.ID.Instance, &v.c.ID.Class, &v.c.ID.Code, &v.c.ID.Subsystem,
 			&v.c.Connection, &v.c.Status, &v.c.BodyLogging, &at)
-		v.c.CreatedAt = fromMicros(at)
+		v.c.CreatedAt = store.FromMicros(at)
 		v.c.ISCertHashes = []string{}
 		return v, err
 	}, `SELECT c.id, c.instance, c.member_class, c.member_code, c.subsystem, c.connection_type, c.status, c.body_logging, c.created_at
@@ -192,7 +188,7 @@ func (r reader) descriptions(ctx context.Context, client xroad.ClientID, clientR
 		var at int64
 		err = rows.Scan(&d.ID, &d.Type, &d.URL, &d.Document, &at)
 		d.Client = client
-		d.RefreshedAt = fromMicros(at)
+		d.RefreshedAt = store.FromMicros(at)
 		d.Services = []Service{}
 		return d, err
 	}, `SELECT id, type, url, document, refreshed_at FROM ss_service_descriptions
@@ -270,7 +266,7 @@ func (r reader) AccessRights(ctx context.Context, provider xroad.ClientID) ([]Ac
 			return a, err
 		}
 		a.Provider = provider
-		a.GrantedAt = fromMicros(at)
+		a.GrantedAt = store.FromMicros(at)
 		if a.Endpoint == (EndpointSpec{Method: AnyMethod, Path: AnyPath}) {
 			a.Endpoint = EndpointSpec{}
 		}
@@ -345,7 +341,7 @@ func (r reader) localGroups(ctx context.Context, client xroad.ClientID, rowID in
 		var at int64
 		err = rows.Scan(&g.Code, &g.Description, &at)
 		g.Client = client
-		g.UpdatedAt = fromMicros(at)
+		g.UpdatedAt = store.FromMicros(at)
 		g.Members = []xroad.ClientID{}
 		return g, err
 	}, `SELECT code, description, updated_at FROM ss_local_groups WHERE client_id = $1 AND (code = $2 OR $2 = '') ORDER BY code`, rowID, only)

@@ -12,16 +12,9 @@ import (
 
 func TestSQLite(t *testing.T) {
 	conftest.Run(t, func(t *testing.T, clk clock.Clock) conf.Store {
-		s, err := conf.OpenSQLite(t.Context(), storetest.SQLitePath(t), conf.WithClock(clk))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			if err := s.Close(); err != nil {
-				t.Error(err)
-			}
+		return storetest.Open(t, func() (conf.Store, error) {
+			return conf.OpenSQLite(t.Context(), storetest.SQLitePath(t), conf.WithClock(clk))
 		})
-		return s
 	})
 }
 

@@ -14,8 +14,7 @@ import (
 // through Update.
 type sqlStore struct {
 	reader
-	db      *sql.DB
-	dialect store.Dialect
+	tx      store.Versioned
 	closeFn func() error
 }
 
@@ -25,6 +24,18 @@ var (
 	_ Tx    = (*txn)(nil)
 )
 
+func newStore(db *sql.DB, dialect store.Dialect, o options, closeFn func() error) *sqlStore {
+	return &sqlStore{
+		reader: reader{x: db, clk: o.clk},
+		tx: store.Versioned{
+			DB: db, Dialect: dialect,
+			Table: "ss_counters", Counter: "conf_version",
+			ErrPrefix: "ss conf",
+		},
+		closeFn: closeFn,
+	}
+}
+
 // Close implements Store.
 func (s *sqlStore) Close() error {
 	if err := s.closeFn(); err != nil {
@@ -33,37 +44,22 @@ func (s *sqlStore) Close() error {
 	return nil
 }
 
-// Snapshot implements ReadOnly.
+// Snapshot implements ReadOnly: a read-only transaction on one snapshot
+// (REPEATABLE READ on PostgreSQL).
 func (s *sqlStore) Snapshot(ctx context.Context, fn func(Reader) error) error {
-	opts := &sql.TxOptions{ReadOnly: true}
-	if s.dialect == store.Postgres {
-		opts.Isolation = sql.LevelRepeatableRead
-	}
-	return store.InTx(ctx, s.db, opts, func(tx *sql.Tx) error {
+	return s.tx.View(ctx, func(tx *sql.Tx) error {
 		return fn(reader{x: tx, clk: s.clk})
 	})
 }
 
-// Update implements Store.
+// Update implements Store. Writers take turns (store.Versioned.Update), so
+// checks made inside fn stay true until commit; the version is bumped once
+// if fn wrote anything.
 func (s *sqlStore) Update(ctx context.Context, fn func(Tx) error) error {
-	return store.InTx(ctx, s.db, nil, func(tx *sql.Tx) error {
-		// Serialise writers: on PostgreSQL this row lock is held to the end
-		// of the transaction (SQLite's BEGIN IMMEDIATE already holds the
-		// database's write lock), so checks made inside fn stay true until
-		// commit and versions are bumped in commit order.
-		if _, err := tx.ExecContext(ctx, `UPDATE ss_counters SET value = value WHERE name = 'conf_version'`); err != nil {
-			return fmt.Errorf("ss conf: take write lock: %w", err)
-		}
+	return s.tx.Update(ctx, func(tx *sql.Tx) (bool, error) {
 		t := &txn{reader: reader{x: tx, clk: s.clk}}
-		if err := fn(t); err != nil {
-			return err
-		}
-		if t.dirty {
-			if _, err := t.nextCounter(ctx, "conf_version"); err != nil {
-				return err
-			}
-		}
-		return nil
+		err := fn(t)
+		return t.dirty, err
 	})
 }
 
@@ -75,17 +71,7 @@ func (s *sqlStore) update(ctx context.Context, fn func(*txn) error) error {
 // updateValue runs one write method that returns a value in its own
 // transaction; the value is returned only if the transaction committed.
 func updateValue[T any](ctx context.Context, s *sqlStore, fn func(*txn) (T, error)) (T, error) {
-	var out T
-	err := s.update(ctx, func(t *txn) error {
-		var err error
-		out, err = fn(t)
-		return err
-	})
-	if err != nil {
-		var zero T
-		return zero, err
-	}
-	return out, nil
+	return store.UpdateValue(func(f func(*txn) error) error { return s.update(ctx, f) }, fn)
 }
 
 // The Writer methods of Store, each one transaction.

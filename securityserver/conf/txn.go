@@ -188,7 +188,7 @@ func (t *txn) AddClient(ctx context.Context, c Client) error {
 		`INSERT INTO ss_clients (id, instance, member_class, member_code, subsystem, connection_type, status, body_logging, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 		rowID, c.ID.Instance, c.ID.Class, c.ID.Code, c.ID.Subsystem, string(c.Connection), string(c.Status), string(c.BodyLogging),
-		micros(t.now())); err != nil {
+		store.Micros(t.now())); err != nil {
 		return err
 	}
 	return t.insertHashes(ctx, rowID, hashes)
@@ -348,7 +348,7 @@ func (t *txn) AddServiceDescription(ctx context.Context, d ServiceDescription) (
 	}
 	if _, err := t.exec(ctx, "service description",
 		`INSERT INTO ss_service_descriptions (id, client_id, type, url, document, refreshed_at) VALUES ($1, $2, $3, $4, $5, $6)`,
-		id, clientRowID, string(d.Type), d.URL, doc, micros(t.now())); err != nil {
+		id, clientRowID, string(d.Type), d.URL, doc, store.Micros(t.now())); err != nil {
 		return ServiceDescription{}, err
 	}
 	for _, s := range d.Services {
@@ -390,7 +390,7 @@ func (t *txn) RefreshServiceDescription(ctx context.Context, id int64, srcURL st
 	}
 	if _, err := t.exec(ctx, "refresh service description",
 		`UPDATE ss_service_descriptions SET url = $1, document = $2, refreshed_at = $3 WHERE id = $4`,
-		srcURL, document, micros(t.now()), id); err != nil {
+		srcURL, document, store.Micros(t.now()), id); err != nil {
 		return ServiceDescription{}, err
 	}
 	codes, err := query(ctx, t.x, "list services", func(rows *sql.Rows) (c string, err error) {
@@ -626,7 +626,7 @@ func (t *txn) AddAccessRight(ctx context.Context, r AccessRight) error {
 	_, err = t.exec(ctx, "access right of "+k.subject+" to "+r.ServiceCode,
 		`INSERT INTO ss_access_rights (client_id, service_code, method, path, subject, local_group, granted_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		clientRowID, r.ServiceCode, k.endpoint.Method, k.endpoint.Path, k.subject, k.localGroup, micros(t.now()))
+		clientRowID, r.ServiceCode, k.endpoint.Method, k.endpoint.Path, k.subject, k.localGroup, store.Micros(t.now()))
 	return err
 }
 
@@ -671,7 +671,7 @@ func (t *txn) AddLocalGroup(ctx context.Context, g LocalGroup) error {
 	}
 	_, err = t.exec(ctx, "local group "+g.Code+" of "+g.Client.String(),
 		`INSERT INTO ss_local_groups (client_id, code, description, updated_at) VALUES ($1, $2, $3, $4)`,
-		clientRowID, g.Code, g.Description, micros(t.now()))
+		clientRowID, g.Code, g.Description, store.Micros(t.now()))
 	return err
 }
 
@@ -686,7 +686,7 @@ func (t *txn) UpdateLocalGroup(ctx context.Context, client xroad.ClientID, code,
 	}
 	n, err := t.exec(ctx, "update local group",
 		`UPDATE ss_local_groups SET description = $1, updated_at = $2 WHERE client_id = $3 AND code = $4`,
-		description, micros(t.now()), clientRowID, code)
+		description, store.Micros(t.now()), clientRowID, code)
 	return mustAffect(n, err, "local group %s of %s", code, client)
 }
 
@@ -705,7 +705,7 @@ func (t *txn) DeleteLocalGroup(ctx context.Context, client xroad.ClientID, code 
 // touchGroup stamps a group's update time, or reports it missing.
 func (t *txn) touchGroup(ctx context.Context, clientRowID int64, client xroad.ClientID, code string) error {
 	n, err := t.exec(ctx, "update local group",
-		`UPDATE ss_local_groups SET updated_at = $1 WHERE client_id = $2 AND code = $3`, micros(t.now()), clientRowID, code)
+		`UPDATE ss_local_groups SET updated_at = $1 WHERE client_id = $2 AND code = $3`, store.Micros(t.now()), clientRowID, code)
 	return mustAffect(n, err, "local group %s of %s", code, client)
 }
 

@@ -15,6 +15,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"io"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -94,4 +95,21 @@ func withSearchPath(t testing.TB, dsn, schema string) string {
 		return u.String()
 	}
 	return dsn + " search_path=" + schema
+}
+
+// Open returns what open opens (a component's store on SQLitePath or
+// PostgresDSN, say), failing t if open fails, and closes it when the test
+// ends, reporting a failure to close as a test error.
+func Open[S io.Closer](t testing.TB, open func() (S, error)) S {
+	t.Helper()
+	s, err := open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return s
 }
