@@ -2,16 +2,24 @@ package securityserver
 
 import (
 	"context"
+	"crypto"
 	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/jisr-bus/jisr/internal/clock"
+	"github.com/jisr-bus/jisr/internal/globalconf"
 	"github.com/jisr-bus/jisr/internal/xroad"
+	"github.com/jisr-bus/jisr/pki/tsa"
 	"github.com/jisr-bus/jisr/securityserver/conf"
 	"github.com/jisr-bus/jisr/securityserver/message"
 	"github.com/jisr-bus/jisr/securityserver/msglog"
@@ -32,6 +40,8 @@ const (
 // messageLog adapts msglog.Log to proxy.MessageLog.
 type messageLog struct {
 	log    *msglog.Log
+	ts     *msglog.Timestamper
+	clk    clock.Clock
 	closed atomic.Bool
 }
 
@@ -64,7 +74,60 @@ func openMessageLog(ctx context.Context, cfg *Config, clk clock.Clock, local *Lo
 	if err != nil {
 		return nil, fmt.Errorf("security server: message log: %w", err)
 	}
-	return &messageLog{log: l}, nil
+	return &messageLog{log: l, clk: clk}, nil
+}
+
+// startTimestamping attaches the batch time-stamper: one RFC 3161 token from
+// an approved TSA of the global configuration covers every record logged
+// since the previous one. While the TSA fails, traffic goes on for the grace
+// period; after that new requests are refused (TimestampingFailed).
+func (m *messageLog) startTimestamping(docs *globalconf.Client, reg prometheus.Registerer, log *slog.Logger) error {
+	interval := msglog.DefaultTimestampInterval
+	if doc, err := docs.Current(); err == nil && doc.Settings.TimestampingInterval() > 0 {
+		interval = doc.Settings.TimestampingInterval()
+	}
+	ts, err := msglog.NewTimestamper(msglog.TimestamperConfig{Log: m.log, TSA: &tsaClient{docs: docs,
+		http: &http.Client{Timeout: 30 * time.Second}}, Interval: interval, Clock: m.clk, Logger: log, Registerer: reg})
+	if err != nil {
+		return fmt.Errorf("security server: time-stamping: %w", err)
+	}
+	m.ts = ts
+	return nil
+}
+
+// tsaClient asks the approved TSAs of the current global configuration, in
+// order, for a token.
+type tsaClient struct {
+	docs *globalconf.Client
+	http *http.Client
+}
+
+var _ msglog.NamedTSAClient = (*tsaClient)(nil)
+
+// Stamp implements msglog.TSAClient.
+func (c *tsaClient) Stamp(ctx context.Context, digest []byte) ([]byte, error) {
+	tok, _, err := c.StampFrom(ctx, digest)
+	return tok, err
+}
+
+// StampFrom implements msglog.NamedTSAClient.
+func (c *tsaClient) StampFrom(ctx context.Context, digest []byte) ([]byte, string, error) {
+	doc, err := c.docs.Current()
+	if err != nil {
+		return nil, "", err
+	}
+	var errs []error
+	for _, t := range doc.TSAs() {
+		tok, err := tsa.Stamp(ctx, c.http, t.URL, digest, crypto.SHA256)
+		if err == nil {
+			return tok, t.URL, nil
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", t.URL, err))
+	}
+	if len(errs) == 0 {
+		return nil, "", errors.New("the global configuration lists no time-stamping authority")
+	}
+	return nil, "", errors.Join(errs...)
 }
 
 func newBodyKey(dir string) error {
@@ -75,8 +138,14 @@ func newBodyKey(dir string) error {
 	return os.WriteFile(filepath.Join(dir, BodyKeyFile), k[:], 0o600)
 }
 
-// LogRequest implements proxy.MessageLog.
+// LogRequest implements proxy.MessageLog. Once time-stamping has failed
+// for longer than its grace period, new requests are refused.
 func (m *messageLog) LogRequest(ctx context.Context, rec *proxy.Record) error {
+	if m.ts != nil {
+		if err := m.ts.Healthy(m.clk.Now()); err != nil {
+			return fmt.Errorf("%w: %w", proxy.ErrTimestampingFailed, err)
+		}
+	}
 	return m.append(ctx, rec)
 }
 

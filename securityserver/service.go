@@ -124,6 +124,9 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (_ *Service, err erro
 	if s.msglog, err = openMessageLog(ctx, cfg, s.clk, s.local); err != nil {
 		return nil, err
 	}
+	if err := s.msglog.startTimestamping(s.gc, s.registry, s.log.With("component", "timestamper")); err != nil {
+		return nil, err
+	}
 	replay, err := message.NewReplayCache(s.clk, 10*time.Minute, 1_000_000)
 	if err != nil {
 		return nil, fmt.Errorf("security server: %w", err)
@@ -221,6 +224,7 @@ func (s *Service) Serve(ctx context.Context, ready func()) error {
 	wg.Go(func() { _ = s.gc.Run(ctx, s.cfg.RefreshInterval) })
 	wg.Go(func() { _ = s.identity.Run(ctx) })
 	wg.Go(func() { s.watchLocal(ctx) })
+	wg.Go(func() { _ = s.msglog.ts.Run(ctx) })
 	err = daemon.Serve(ctx, "security server", s.log, &s.bound, []daemon.Listener{
 		{Name: "clientHTTP", Addr: s.cfg.Listen.ClientHTTP, Handler: s.client},
 		{Name: "clientHTTPS", Addr: s.cfg.Listen.ClientHTTPS, Handler: s.client, TLS: &tls.Config{MinVersion: tls.VersionTLS12,
@@ -280,6 +284,7 @@ func (s *Service) CheckHealth(ctx context.Context) *daemon.Health {
 	_, _, _, err = s.identity.SignMaterial(s.cfg.ID().Owner)
 	h.Set("sign-key", err)
 	h.Set("message-log", s.msglog.Ping(ctx))
+	h.Set("timestamping", s.msglog.ts.Healthy(s.clk.Now()))
 	err = nil
 	if c := s.identity.AuthCertificate(); c != nil && c.NotAfter.Sub(s.clk.Now()) < 14*24*time.Hour {
 		err = fmt.Errorf("expires %s", c.NotAfter.UTC().Format(time.RFC3339))

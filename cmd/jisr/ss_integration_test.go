@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/sha256"
 	"crypto/sha512"
@@ -21,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jisr-bus/jisr/pki/tsa"
 	"github.com/jisr-bus/jisr/securityserver/msglog"
 )
 
@@ -139,6 +141,8 @@ func TestExchangeThroughSecurityServers(t *testing.T) {
 		"--code", "persons", "--url", backend.URL, "--openapi", oas)
 	run(t, false, "ss", "access", "grant", "--config", provider.cfg, "--client", "PS/GOV/MOI/civil-registry",
 		"--service", "persons", "--subject", "PS/GOV/CAB/portal")
+	// Time-stamp the message logs every 2 s (X-Road's default is 60 s).
+	run(t, false, "central", "settings", "set", "--config", c.cfg, "--timestamping-interval", "2s")
 	run(t, false, "central", "config", "regenerate", "--config", c.cfg)
 	provider.serve(t)
 	consumer.serve(t)
@@ -298,12 +302,38 @@ func TestExchangeThroughSecurityServers(t *testing.T) {
 				verifyJWSWithoutJOSE(t, r.Signature)
 			}
 		}
-		if v, err := msglog.OpenSQLite(context.Background(), filepath.Join(filepath.Dir(ss.cfg), "msglog.db"), msglog.MetadataOnly()); err == nil {
-			if _, err := v.VerifyChain(context.Background(), 0, 0); err != nil {
-				t.Errorf("%s: message log chain: %v", ss.id, err)
-			}
-			_ = v.Close()
+		// The log's chain verifies, and within a few time-stamping rounds
+		// RFC 3161 tokens from the instance TSA cover it.
+		v, err := msglog.OpenSQLite(context.Background(), filepath.Join(filepath.Dir(ss.cfg), "msglog.db"), msglog.MetadataOnly())
+		if err != nil {
+			t.Fatal(err)
 		}
+		if _, err := v.VerifyChain(context.Background(), 0, 0); err != nil {
+			t.Errorf("%s: message log chain: %v", ss.id, err)
+		}
+		verifyToken := func(token, digest []byte) error {
+			_, err := tsa.Verify(token, digest, crypto.SHA256, p.roots, []*x509.Certificate{readCert(t, p.interPEM)})
+			return err
+		}
+		var lastID int64
+		for _, r := range recs {
+			lastID = max(lastID, r.ID)
+		}
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			res, err := v.VerifyTimestamps(context.Background(), verifyToken)
+			if err != nil {
+				t.Fatalf("%s: time-stamps: %v", ss.id, err)
+			}
+			if res.Tokens > 0 && res.To >= lastID {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: the message log was not time-stamped in time: %+v", ss.id, res)
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+		_ = v.Close()
 	}
 }
 

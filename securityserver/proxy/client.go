@@ -293,7 +293,7 @@ func (p *ClientProxy) exchange(w http.ResponseWriter, r *http.Request) error {
 	rec := requestRecord(ClientSide, h, x.requestID, sig, chain, staple, body)
 	rec.LoggedAt = p.clock.Now()
 	if err := p.logWith(r.Context(), p.cfg.Log.LogRequest, rec); err != nil {
-		return cpErr(CodeLoggingFailed, "cannot write the request to the message log", err)
+		return logErr(peer.ClientProxy, "cannot write the request to the message log", err)
 	}
 
 	ctx, cancel := context.WithTimeout(r.Context(), p.cfg.ExchangeTimeout)
@@ -328,7 +328,7 @@ func (p *ClientProxy) exchange(w http.ResponseWriter, r *http.Request) error {
 	rrec := responseRecord(ClientSide, h, x.requestID, rh, vd, rbody)
 	rrec.LoggedAt = p.clock.Now()
 	if err := p.logWith(r.Context(), p.cfg.Log.LogResponse, rrec); err != nil {
-		return cpErr(CodeLoggingFailed, "cannot write the response to the message log", err)
+		return logErr(peer.ClientProxy, "cannot write the response to the message log", err)
 	}
 
 	out := w.Header()

@@ -28,6 +28,7 @@ const (
 	CodeInvalidSecurityServer = "InvalidSecurityServer"
 	CodeMaintenanceMode       = "MaintenanceMode"
 	CodeLoggingFailed         = "LoggingFailed"
+	CodeTimestampingFailed    = "TimestampingFailed"
 	CodeInvalidResponse       = "InvalidResponse"
 	CodeIOError               = "IOError"
 	CodeInternalError         = "InternalError"
@@ -42,6 +43,20 @@ func clientErr(code, msg string, cause error) *xerr.Error {
 // cpErr is a fault raised by the client proxy (500).
 func cpErr(code, msg string, cause error) *xerr.Error {
 	return xerr.New(xerr.PrefixClientProxy+code, msg, cause)
+}
+
+// logErr is the fault for a message log that did not commit: LoggingFailed,
+// or TimestampingFailed when the log refuses records for lack of
+// time-stamps.
+func logErr(side peer.Side, msg string, cause error) *xerr.Error {
+	code := CodeLoggingFailed
+	if errors.Is(cause, ErrTimestampingFailed) {
+		code = CodeTimestampingFailed
+	}
+	if side == peer.ServerProxy {
+		return spErr(code, msg, cause)
+	}
+	return cpErr(code, msg, cause)
 }
 
 // spErr is a fault raised by the server proxy (500).

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"math/big"
@@ -266,6 +267,9 @@ type fakeLog struct {
 	bodies      [][]byte
 	failRequest atomic.Bool
 	failResp    atomic.Bool
+	// untimestamped makes LogRequest refuse as a log whose time-stamping
+	// has failed beyond its grace period.
+	untimestamped atomic.Bool
 }
 
 func (l *fakeLog) add(rec *Record) error {
@@ -293,6 +297,9 @@ func (l *fakeLog) add(rec *Record) error {
 func (l *fakeLog) LogRequest(_ context.Context, rec *Record) error {
 	if l.failRequest.Load() {
 		return errors.New("disk full")
+	}
+	if l.untimestamped.Load() {
+		return fmt.Errorf("no time-stamp for 5h: %w", ErrTimestampingFailed)
 	}
 	return l.add(rec)
 }

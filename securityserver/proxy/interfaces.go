@@ -193,6 +193,12 @@ type Record struct {
 	Body Body
 }
 
+// ErrTimestampingFailed is wrapped by a MessageLog error when the log
+// refuses new records because time-stamping has failed for longer than its
+// grace period; the exchange then fails with TimestampingFailed instead of
+// LoggingFailed.
+var ErrTimestampingFailed = errors.New("proxy: message log time-stamping failed beyond the grace period")
+
 // MessageLog is the durable message log. Both methods must return only
 // after the record is committed (a crash afterwards must not lose it). An
 // error means the record was not committed: the proxies then refuse the

@@ -96,6 +96,10 @@ func negativeCases() []negativeCase {
 					t.Errorf("provider served %d requests, transport called %d times; want nothing forwarded", n, w.hook.calls.Load())
 				}
 			}},
+		{name: "consumer time-stamping failed beyond the grace period", req: get, code: "Server.ClientProxy.TimestampingFailed", status: 500, backendHits: 0,
+			setup: func(_ *testing.T, w *world) { w.consumer.log.untimestamped.Store(true) }},
+		{name: "provider time-stamping failed beyond the grace period", req: get, code: "Server.ServerProxy.TimestampingFailed", status: 500, backendHits: 0,
+			setup: func(_ *testing.T, w *world) { w.providers[0].log.untimestamped.Store(true) }},
 		{name: "consumer response log failing", req: get, code: "Server.ClientProxy.LoggingFailed", status: 500, backendHits: 1,
 			setup: func(_ *testing.T, w *world) { w.consumer.log.failResp.Store(true) }},
 		{name: "consumer sign certificate revoked", req: get, code: "Server.ClientProxy.OcspFailed", status: 500, backendHits: 0,

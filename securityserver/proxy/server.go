@@ -206,7 +206,7 @@ func (s *ServerProxy) serve(w http.ResponseWriter, r *http.Request) error {
 	rec := requestRecord(ServerSide, &h, requestID, sig, vd.Chain, vd.OCSPDER, body)
 	rec.LoggedAt = s.clock.Now()
 	if err := s.logWith(r.Context(), s.cfg.Log.LogRequest, rec); err != nil {
-		return spErr(CodeLoggingFailed, "cannot write the request to the message log", err)
+		return logErr(peer.ServerProxy, "cannot write the request to the message log", err)
 	}
 
 	var status int
@@ -247,7 +247,7 @@ func (s *ServerProxy) serve(w http.ResponseWriter, r *http.Request) error {
 		rbody)
 	rrec.LoggedAt = s.clock.Now()
 	if err := s.logWith(r.Context(), s.cfg.Log.LogResponse, rrec); err != nil {
-		return spErr(CodeLoggingFailed, "cannot write the response to the message log", err)
+		return logErr(peer.ServerProxy, "cannot write the response to the message log", err)
 	}
 	out := w.Header()
 	for k, vv := range message.EncodeResponse(rh, rsig) {
