@@ -31,7 +31,7 @@
 // the key is available.
 //
 // A Timestamper obtains RFC 3161 time-stamp tokens over the chain head at
-// an interval, one token per range of new records (TIMESTAMPS.md specifies
+// an interval, one token per range of new records (docs/protocol.md ("Time-stamps") specifies
 // the message imprint); VerifyTimestamps checks them against the chain.
 // While the TSA fails, traffic goes on until the grace period passes, after
 // which Timestamper.Healthy fails with ErrTimestampingFailed.

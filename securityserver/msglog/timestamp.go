@@ -18,7 +18,7 @@ import (
 )
 
 // TimestampFormatTag opens the encoding whose SHA-256 digest a time-stamp
-// token covers; it names the encoding's version (TIMESTAMPS.md).
+// token covers; it names the encoding's version (docs/protocol.md ("Time-stamps")).
 const TimestampFormatTag = "jisr-msglog-ts/1"
 
 // Defaults of TimestamperConfig.
@@ -42,7 +42,7 @@ const (
 // from-1 (GenesisHash for the first range) and headHash the hash of record
 // to. Since every record's hash covers the one before it, the token vouches
 // for every record up to to; prevHash and from make each range checkable
-// on its own. TIMESTAMPS.md specifies it.
+// on its own. docs/protocol.md ("Time-stamps") specifies it.
 func TimestampImprint(prevHash []byte, from, to int64, headHash []byte) []byte {
 	h := sha256.New()
 	e := encoder{w: h}

@@ -127,7 +127,7 @@ func verifier(roots ...*x509.Certificate) func(token, digest []byte) error {
 }
 
 // preimage builds the data a token's imprint is the SHA-256 of, from
-// TIMESTAMPS.md rather than from the package's code.
+// docs/protocol.md ("Time-stamps") rather than from the package's code.
 func preimage(prev []byte, from, to int64, head []byte) []byte {
 	str := func(b []byte) []byte { return append(binary.BigEndian.AppendUint32(nil, uint32(len(b))), b...) }
 	var out []byte
@@ -201,7 +201,7 @@ func TestTimestampsRFC3161(t *testing.T) {
 		s := stamps[1]
 		write("token.der", s.Token)
 		// The auditor's view: the pre-image rebuilt from the records'
-		// hashes as TIMESTAMPS.md specifies.
+		// hashes as docs/protocol.md ("Time-stamps") specifies.
 		write("imprint.bin", preimage(stamps[0].HeadHash, s.From, s.To, s.HeadHash))
 		digest := msglog.TimestampImprint(stamps[0].HeadHash, s.From, s.To, s.HeadHash)
 		if sum := sha256.Sum256(preimage(stamps[0].HeadHash, s.From, s.To, s.HeadHash)); hex.EncodeToString(sum[:]) != hex.EncodeToString(digest) {

@@ -1,7 +1,7 @@
 -- The security server's message log. One file for SQLite and PostgreSQL:
 -- times are BIGINT Unix microseconds (UTC), byte strings BYTEA (a BLOB in
 -- SQLite), identifiers are stored in their header form
--- ("PS/GOV/MOI/civil-registry"). FORMAT.md in the package directory
+-- ("PS/GOV/MOI/civil-registry"). docs/protocol.md ("Message log")
 -- specifies the chain hash over these columns.
 --
 -- Rows are only ever inserted, never updated (except the one-row head),

@@ -1,4 +1,4 @@
--- RFC 3161 time-stamps over the message log's hash chain (TIMESTAMPS.md in
+-- RFC 3161 time-stamps over the message log's hash chain (docs/protocol.md ("Time-stamps") in
 -- the package directory specifies the message imprint). Replaces the table
 -- 00001 reserved, which nothing wrote.
 --
