@@ -1,5 +1,5 @@
--- RFC 3161 time-stamps over the message log's hash chain (docs/protocol.md ("Time-stamps") in
--- the package directory specifies the message imprint). Replaces the table
+-- RFC 3161 time-stamps over the message log's hash chain (docs/protocol.md,
+-- "Time-stamps", specifies the message imprint). Replaces the table
 -- 00001 reserved, which nothing wrote.
 --
 -- Row n says: the records from_id..to_id, the last of which has hash
