@@ -109,9 +109,13 @@ func (s *seen) last() (*http.Request, []byte) {
 // as an operator would. The service sees the X-Road headers and the path;
 // the client sees X-Road's response headers with the request hash PR-REST
 // defines.
-func TestExchangeThroughSecurityServers(t *testing.T) {
-	p := startPKI(t)
-	c := startCentral(t, p)
+// exchangeWorld sets up PKI, central server, a backend and two security
+// servers (MOI provider of "persons", CAB consumer granted access), all as
+// processes but for the security servers, which the caller starts.
+func exchangeWorld(t *testing.T, got *seen) (p *pkiUnderTest, c *centralUnderTest, provider, consumer *ssUnderTestProc, backendURL string) {
+	t.Helper()
+	p = startPKI(t)
+	c = startCentral(t, p)
 	pass := filepath.Join(t.TempDir(), "ss-pass")
 	if err := os.WriteFile(pass, []byte("ss-passphrase\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -119,7 +123,6 @@ func TestExchangeThroughSecurityServers(t *testing.T) {
 	run(t, false, "central", "member", "add", "--config", c.cfg, "--class", "GOV", "--code", "MOI", "--name", "Ministry of Interior")
 	run(t, false, "central", "member", "add", "--config", c.cfg, "--class", "GOV", "--code", "CAB", "--name", "Cabinet Secretariat")
 
-	var got seen
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		got.mu.Lock()
@@ -129,10 +132,10 @@ func TestExchangeThroughSecurityServers(t *testing.T) {
 		w.Header().Set("X-Road-Request-Hash", "forged-by-the-service")
 		_ = json.NewEncoder(w).Encode(map[string]string{"nationalId": "4001", "name": "Amal Haddad"})
 	}))
-	defer backend.Close()
+	t.Cleanup(backend.Close)
 
-	provider := setupSS(t, p, c, "PS/GOV/MOI/ss1", "PS/GOV/MOI/civil-registry", pass)
-	consumer := setupSS(t, p, c, "PS/GOV/CAB/ss1", "PS/GOV/CAB/portal", pass)
+	provider = setupSS(t, p, c, "PS/GOV/MOI/ss1", "PS/GOV/MOI/civil-registry", pass)
+	consumer = setupSS(t, p, c, "PS/GOV/CAB/ss1", "PS/GOV/CAB/portal", pass)
 	oas := filepath.Join(t.TempDir(), "persons.yaml")
 	if err := os.WriteFile(oas, []byte(personsOpenAPI), 0o644); err != nil {
 		t.Fatal(err)
@@ -144,6 +147,12 @@ func TestExchangeThroughSecurityServers(t *testing.T) {
 	// Time-stamp the message logs every 2 s (X-Road's default is 60 s).
 	run(t, false, "central", "settings", "set", "--config", c.cfg, "--timestamping-interval", "2s")
 	run(t, false, "central", "config", "regenerate", "--config", c.cfg)
+	return p, c, provider, consumer, backend.URL
+}
+
+func TestExchangeThroughSecurityServers(t *testing.T) {
+	var got seen
+	p, _, provider, consumer, backendURL := exchangeWorld(t, &got)
 	provider.serve(t)
 	consumer.serve(t)
 
@@ -258,7 +267,7 @@ func TestExchangeThroughSecurityServers(t *testing.T) {
 		}
 		return resp.StatusCode
 	}
-	svc := map[string]any{"provider": "PS/GOV/MOI/civil-registry", "code": "births", "url": backend.URL}
+	svc := map[string]any{"provider": "PS/GOV/MOI/civil-registry", "code": "births", "url": backendURL}
 	grant := map[string]any{"provider": "PS/GOV/MOI/civil-registry", "service": "births", "subject": "PS/GOV/CAB/portal"}
 	if code := admin("/api/v1/services", "wrong", svc); code != http.StatusUnauthorized {
 		t.Fatalf("admin API without the key: %d", code)
