@@ -343,6 +343,30 @@ func TestExchangeThroughSecurityServers(t *testing.T) {
 			time.Sleep(500 * time.Millisecond)
 		}
 		_ = v.Close()
+
+		// The operator archives the time-stamped log; the auditor verifies
+		// it offline with the instance root only; a tampered copy fails.
+		arch := filepath.Join(t.TempDir(), "archive.tar")
+		run(t, false, "ss", "archive", "--config", ss.cfg, "--out", arch)
+		if out := run(t, false, "audit", "verify", arch, "--roots", p.rootPEM); !strings.Contains(out, `"verified": true`) {
+			t.Fatalf("%s: audit verify: %s", ss.id, out)
+		}
+		b, err := os.ReadFile(arch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := bytes.Index(b, []byte("APP-2026-000042"))
+		if i < 0 {
+			t.Fatalf("%s: the archive does not hold the exchange", ss.id)
+		}
+		b[i+4] = 'X'
+		bad := filepath.Join(t.TempDir(), "tampered.tar")
+		if err := os.WriteFile(bad, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if msg := run(t, true, "audit", "verify", bad, "--roots", p.rootPEM); !strings.Contains(msg, "does NOT verify") || !strings.Contains(msg, "record") {
+			t.Fatalf("%s: tampered archive: %s", ss.id, msg)
+		}
 	}
 }
 

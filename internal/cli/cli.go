@@ -14,6 +14,7 @@ import (
 
 	"github.com/jisr-bus/jisr/central/centralcmd"
 	"github.com/jisr-bus/jisr/pki/pkicmd"
+	"github.com/jisr-bus/jisr/securityserver/auditcmd"
 	"github.com/jisr-bus/jisr/securityserver/sscmd"
 )
 
@@ -51,6 +52,7 @@ instance PKI (CA, OCSP, time-stamping).`,
 	root.AddCommand(pkicmd.New(stdout, stderr))
 	root.AddCommand(centralcmd.New(stdout, stderr))
 	root.AddCommand(sscmd.New(stdout, stderr))
+	root.AddCommand(auditcmd.New(stdout))
 	root.AddCommand(newDemo(stdout, stderr))
 	return root
 }

@@ -33,7 +33,7 @@ mutual TLS on 5500, and keeps a durable message log. Set one up with
 init → enrol → register → client add → service add → access grant → serve.`,
 	}
 	c.AddCommand(newInit(stdout), newEnrol(stdout), newRegister(stdout), newClient(stdout),
-		newService(stdout), newAccess(stdout), newServe(stderr))
+		newService(stdout), newAccess(stdout), newArchive(stdout), newServe(stderr))
 	return c
 }
 
@@ -293,5 +293,41 @@ func newServe(stderr io.Writer) *cobra.Command {
 	}
 	c.Flags().StringVar(&cfgPath, "config", securityserver.ConfigFile, "configuration file")
 	lf.Register(c.Flags(), "json", "info")
+	return c
+}
+
+func newArchive(stdout io.Writer) *cobra.Command {
+	var cfgPath, out, prev string
+	var from int64
+	c := &cobra.Command{
+		Use:   "archive --out FILE [--from ID] [--prev-manifest HEX]",
+		Short: "Write the time-stamped message log to a self-contained, signed archive for auditors",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := load(cfgPath)
+			if err != nil {
+				return err
+			}
+			f, err := os.OpenFile(out, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+			if err != nil {
+				return err
+			}
+			m, err := securityserver.Archive(cmd.Context(), cfg, f, from, prev)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				_ = os.Remove(out)
+				return err
+			}
+			return printStatus(stdout, map[string]any{"file": out, "from": m.From, "to": m.To,
+				"manifestHash": fmt.Sprintf("%x", m.Hash)})
+		},
+	}
+	c.Flags().StringVar(&cfgPath, "config", securityserver.ConfigFile, "configuration file")
+	c.Flags().StringVar(&out, "out", "", "archive file to create (required)")
+	c.Flags().Int64Var(&from, "from", 0, "first record (the first record of a time-stamped range; default 1)")
+	c.Flags().StringVar(&prev, "prev-manifest", "", "manifest hash of the previous archive (hex)")
+	_ = c.MarkFlagRequired("out")
 	return c
 }
