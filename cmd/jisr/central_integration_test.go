@@ -47,22 +47,8 @@ func startCentral(t *testing.T, p *pkiUnderTest) *centralUnderTest {
 		"--admin-listen", c.adminAddr, "--configuration-listen", c.confAddr, "--management-listen", c.mgmtAddr)
 	c.cfg = filepath.Join(c.dir, "central.yaml")
 
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, jisrBin, "central", "serve", "--config", c.cfg, "--log-format", "text")
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("central serve logs:\n%s", logs.String())
-		}
-	})
-	waitHealthy(t, "http://"+c.adminAddr+"/healthz", &logs)
+	logs := serveProcess(t, "central", "serve", "--config", c.cfg, "--log-format", "text")
+	waitHealthy(t, "http://"+c.adminAddr+"/healthz", logs)
 
 	anchorPath := filepath.Join(c.dir, "anchor.json")
 	run(t, false, "central", "anchor", "--config", c.cfg, "--out", anchorPath)
@@ -451,22 +437,8 @@ func serveCentral(t *testing.T, dir string) *centralUnderTest {
 		t.Fatal(err)
 	}
 	c.adminAddr, c.confAddr, c.mgmtAddr = cfg.Listen.Admin, cfg.Listen.Configuration, cfg.Listen.Management
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, jisrBin, "central", "serve", "--config", c.cfg, "--log-format", "text")
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("central serve (%s) logs:\n%s", dir, logs.String())
-		}
-	})
-	waitHealthy(t, "http://"+c.adminAddr+"/healthz", &logs)
+	logs := serveProcess(t, "central", "serve", "--config", c.cfg, "--log-format", "text")
+	waitHealthy(t, "http://"+c.adminAddr+"/healthz", logs)
 	anchorPath := filepath.Join(dir, "anchor.json")
 	run(t, false, "central", "anchor", "--config", c.cfg, "--out", anchorPath)
 	if b, err = os.ReadFile(anchorPath); err != nil {

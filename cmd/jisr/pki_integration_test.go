@@ -53,6 +53,29 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// serveProcess starts `jisr ARGS…` (a serving command) as a process that is
+// interrupted at test cleanup; its output, logged if the test failed, is
+// returned for waitHealthy.
+func serveProcess(t *testing.T, args ...string) *bytes.Buffer {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, jisrBin, args...)
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	logs := &bytes.Buffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("jisr %v logs:\n%s", args, logs.String())
+		}
+	})
+	return logs
+}
+
 // freeAddr returns a loopback address with a port that was free a moment ago.
 func freeAddr(t *testing.T) string {
 	t.Helper()
@@ -112,21 +135,7 @@ func startPKI(t *testing.T) *pkiUnderTest {
 		"--admin-listen", p.adminAddr, "--acme-challenge-port", port(p.challengeAddr))
 	p.cfg = filepath.Join(p.dir, "pki.yaml")
 
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, jisrBin, "pki", "serve", "--config", p.cfg, "--log-format", "text")
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("pki serve logs:\n%s", logs.String())
-		}
-	})
+	logs := serveProcess(t, "pki", "serve", "--config", p.cfg, "--log-format", "text")
 
 	certs := filepath.Join(p.dir, "certs")
 	p.rootPEM = filepath.Join(certs, ca.FileRoot)

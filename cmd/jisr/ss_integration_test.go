@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -68,22 +67,8 @@ func requestID(t *testing.T, out string) int64 {
 
 func (s *ssUnderTestProc) serve(t *testing.T) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, jisrBin, "ss", "serve", "--config", s.cfg, "--log-format", "text")
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("ss serve %s logs:\n%s", s.id, logs.String())
-		}
-	})
-	waitHealthy(t, "http://"+s.adminAddr+"/healthz", &logs)
+	logs := serveProcess(t, "ss", "serve", "--config", s.cfg, "--log-format", "text")
+	waitHealthy(t, "http://"+s.adminAddr+"/healthz", logs)
 }
 
 // seen is what the backend received.
