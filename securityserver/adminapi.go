@@ -28,6 +28,8 @@ type ClientRequest struct {
 	Client string `json:"client"`
 	// Connection is HTTP (default), HTTPS or HTTPS_CERT.
 	Connection string `json:"connection,omitempty"`
+	// BodyLogging is FULL (default) or METADATA_ONLY.
+	BodyLogging string `json:"bodyLogging,omitempty"`
 }
 
 // ServiceRequest is the body of POST /api/v1/services.
@@ -100,7 +102,7 @@ func (s *Service) adminAPI(mux *http.ServeMux) {
 		if err != nil {
 			return err
 		}
-		st, err := AddClient(r.Context(), s.cfg, id, conf.ConnectionType(in.Connection))
+		st, err := AddClient(r.Context(), s.cfg, id, conf.ConnectionType(in.Connection), conf.BodyLogging(in.BodyLogging))
 		if err != nil {
 			return err
 		}

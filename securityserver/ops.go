@@ -314,8 +314,10 @@ func Register(ctx context.Context, cfg *Config) (mgmtproto.Status, error) {
 
 // AddClient adds client to the local configuration and asks the central
 // server to register it on this server (signed by the client's member,
-// whose sign key this server must hold).
-func AddClient(ctx context.Context, cfg *Config, client xroad.ClientID, conn conf.ConnectionType) (mgmtproto.Status, error) {
+// whose sign key this server must hold). bodies is FULL (the default when
+// empty) or METADATA_ONLY: then none of the client's message bodies are
+// stored in the message log or its archives.
+func AddClient(ctx context.Context, cfg *Config, client xroad.ClientID, conn conf.ConnectionType, bodies conf.BodyLogging) (mgmtproto.Status, error) {
 	cs, err := openConf(ctx, cfg, nil)
 	if err != nil {
 		return mgmtproto.Status{}, err
@@ -324,7 +326,10 @@ func AddClient(ctx context.Context, cfg *Config, client xroad.ClientID, conn con
 	if conn == "" {
 		conn = conf.ConnHTTP
 	}
-	c := conf.Client{ID: client, Connection: conn, Status: conf.StatusRegistrationInProgress, BodyLogging: conf.BodyLoggingFull}
+	if bodies == "" {
+		bodies = conf.BodyLoggingFull
+	}
+	c := conf.Client{ID: client, Connection: conn, Status: conf.StatusRegistrationInProgress, BodyLogging: bodies}
 	if err := cs.AddClient(ctx, c); err != nil && !errors.Is(err, conf.ErrConflict) {
 		return mgmtproto.Status{}, fmt.Errorf("ss client add: %w", err)
 	}

@@ -34,7 +34,7 @@ type ssUnderTestProc struct {
 
 // setupSS runs init, enrol (tokens from the PKI), register (approved by the
 // registration officer) and client add (approved) for one security server.
-func setupSS(t *testing.T, p *pkiUnderTest, c *centralUnderTest, id, client, pass string) *ssUnderTestProc {
+func setupSS(t *testing.T, p *pkiUnderTest, c *centralUnderTest, id, client, pass string, clientArgs ...string) *ssUnderTestProc {
 	t.Helper()
 	s := &ssUnderTestProc{id: id, clientAddr: freeAddr(t), peerAddr: freeAddr(t), adminAddr: freeAddr(t)}
 	dir := filepath.Join(t.TempDir(), "ss")
@@ -49,7 +49,7 @@ func setupSS(t *testing.T, p *pkiUnderTest, c *centralUnderTest, id, client, pas
 	run(t, false, "ss", "enrol", "--config", s.cfg, "--ca-url", "https://"+p.caAddr, "--roots", p.rootPEM,
 		"--auth-token", authTok, "--dns", "localhost", "--sign-token", signTok)
 	approve(t, c, requestID(t, run(t, false, "ss", "register", "--config", s.cfg)))
-	approve(t, c, requestID(t, run(t, false, "ss", "client", "add", "--config", s.cfg, "--client", client)))
+	approve(t, c, requestID(t, run(t, false, append([]string{"ss", "client", "add", "--config", s.cfg, "--client", client}, clientArgs...)...)))
 	return s
 }
 
@@ -120,7 +120,8 @@ func exchangeWorld(t *testing.T, got *seen) (p *pkiUnderTest, c *centralUnderTes
 	t.Cleanup(backend.Close)
 
 	provider = setupSS(t, p, c, "PS/GOV/MOI/ss1", "PS/GOV/MOI/civil-registry", pass)
-	consumer = setupSS(t, p, c, "PS/GOV/CAB/ss1", "PS/GOV/CAB/portal", pass)
+	// The portal keeps no message bodies in its log (body logging off).
+	consumer = setupSS(t, p, c, "PS/GOV/CAB/ss1", "PS/GOV/CAB/portal", pass, "--body-logging", "METADATA_ONLY")
 	oas := filepath.Join(t.TempDir(), "persons.yaml")
 	if err := os.WriteFile(oas, []byte(personsOpenAPI), 0o644); err != nil {
 		t.Fatal(err)
@@ -296,6 +297,22 @@ func TestExchangeThroughSecurityServers(t *testing.T) {
 				verifyJWSWithoutJOSE(t, r.Signature)
 			}
 		}
+		// Body logging: the provider's subsystem logs bodies (encrypted),
+		// the portal logs none; no plaintext body byte is in either file.
+		for _, r := range recs {
+			if r.Direction != msglog.Request || r.Method != http.MethodPost {
+				continue
+			}
+			if want := ss == provider; r.BodyLogged != want {
+				t.Errorf("%s: POST request record BodyLogged = %v, want %v", ss.id, r.BodyLogged, want)
+			}
+		}
+		for _, f := range []string{"msglog.db", "msglog.db-wal"} {
+			if raw, err := os.ReadFile(filepath.Join(filepath.Dir(ss.cfg), f)); err == nil && bytes.Contains(raw, []byte("birth records")) {
+				t.Errorf("%s: %s holds the body in plaintext", ss.id, f)
+			}
+		}
+
 		// The log's chain verifies, and within a few time-stamping rounds
 		// RFC 3161 tokens from the instance TSA cover it.
 		v, err := msglog.OpenSQLite(context.Background(), filepath.Join(filepath.Dir(ss.cfg), "msglog.db"), msglog.MetadataOnly())
@@ -339,6 +356,12 @@ func TestExchangeThroughSecurityServers(t *testing.T) {
 		b, err := os.ReadFile(arch)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if hasBodies := bytes.Contains(b, []byte("bodies/")); hasBodies != (ss == provider) {
+			t.Errorf("%s: archive holds body entries: %v", ss.id, hasBodies)
+		}
+		if bytes.Contains(b, []byte("birth records")) && ss == consumer {
+			t.Errorf("%s: the archive holds a body of a client without body logging", ss.id)
 		}
 		i := bytes.Index(b, []byte("APP-2026-000042"))
 		if i < 0 {

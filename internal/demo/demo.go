@@ -375,7 +375,7 @@ func (d *world) setupSS(ctx context.Context, id xroad.ServerID, client xroad.Cli
 	if _, _, err := d.central.Publisher().Regenerate(ctx); err != nil {
 		return nil, err
 	}
-	if _, err := securityserver.AddClient(ctx, cfg, client, ""); err != nil {
+	if _, err := securityserver.AddClient(ctx, cfg, client, "", ""); err != nil {
 		return nil, err
 	}
 	if id == server(moiCode) {

@@ -143,7 +143,7 @@ func newRegister(stdout io.Writer) *cobra.Command {
 }
 
 func newClient(stdout io.Writer) *cobra.Command {
-	var cfgPath, client, conn string
+	var cfgPath, client, conn, bodies string
 	add := &cobra.Command{
 		Use:   "add --client PS/GOV/MOI/civil-registry [--connection HTTP|HTTPS|HTTPS_CERT]",
 		Short: "Add a client subsystem and ask the central server to register it on this server",
@@ -157,7 +157,7 @@ func newClient(stdout io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, err := securityserver.AddClient(cmd.Context(), cfg, id, conf.ConnectionType(conn))
+			st, err := securityserver.AddClient(cmd.Context(), cfg, id, conf.ConnectionType(conn), conf.BodyLogging(bodies))
 			if err != nil {
 				return err
 			}
@@ -167,6 +167,7 @@ func newClient(stdout io.Writer) *cobra.Command {
 	add.Flags().StringVar(&cfgPath, "config", securityserver.ConfigFile, "configuration file")
 	add.Flags().StringVar(&client, "client", "", "member or subsystem, header form (required)")
 	add.Flags().StringVar(&conn, "connection", "HTTP", "how its information systems connect: HTTP, HTTPS or HTTPS_CERT")
+	add.Flags().StringVar(&bodies, "body-logging", "FULL", "FULL, or METADATA_ONLY to keep no message bodies of this client in the log")
 	_ = add.MarkFlagRequired("client")
 	c := &cobra.Command{Use: "client", Short: "Clients hosted on this security server"}
 	c.AddCommand(add)
