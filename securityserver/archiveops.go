@@ -26,43 +26,67 @@ func Archive(ctx context.Context, cfg *Config, w io.Writer, from int64, prevMani
 			return archive.Manifest{}, fmt.Errorf("ss archive: --prev-manifest: %w", err)
 		}
 	}
+	l, opts, closeAll, err := openForAudit(ctx, cfg)
+	if err != nil {
+		return archive.Manifest{}, fmt.Errorf("ss archive: %w", err)
+	}
+	defer closeAll()
+	opts.From, opts.PrevManifestHash = from, prev
+	return archive.Write(ctx, w, l, opts)
+}
+
+// ExportExchange writes the evidence file of one exchange (its records, the
+// chain up to a time-stamped head, the token), signed like an archive.
+func ExportExchange(ctx context.Context, cfg *Config, messageID string) ([]byte, error) {
+	l, opts, closeAll, err := openForAudit(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("export: %w", err)
+	}
+	defer closeAll()
+	return archive.ExportExchange(ctx, l, messageID, nil, opts)
+}
+
+// openForAudit opens the message log (with the body key, so logged bodies
+// can be included) and the owner's sign key that signs manifests.
+func openForAudit(ctx context.Context, cfg *Config) (*msglog.Log, archive.WriteOptions, func(), error) {
 	key, err := os.ReadFile(filepath.Join(cfg.Dir, KeysDir, BodyKeyFile))
 	if err != nil {
-		return archive.Manifest{}, fmt.Errorf("ss archive: body key: %w", err)
+		return nil, archive.WriteOptions{}, nil, fmt.Errorf("body key: %w", err)
 	}
 	bodyKeys, err := msglog.NewStaticKeys(bodyKeyID, map[string][]byte{bodyKeyID: key})
 	if err != nil {
-		return archive.Manifest{}, err
+		return nil, archive.WriteOptions{}, nil, err
 	}
 	opts := []msglog.Option{msglog.WithKeys(bodyKeys)}
 	var l *msglog.Log
 	if cfg.Database.Driver == "postgres" {
 		dsn, derr := readDSN(cfg.Database)
 		if derr != nil {
-			return archive.Manifest{}, derr
+			return nil, archive.WriteOptions{}, nil, derr
 		}
 		l, err = msglog.OpenPostgres(ctx, dsn, opts...)
 	} else {
 		l, err = msglog.OpenSQLite(ctx, filepath.Join(cfg.Dir, LogDBFile), opts...)
 	}
 	if err != nil {
-		return archive.Manifest{}, fmt.Errorf("ss archive: %w", err)
+		return nil, archive.WriteOptions{}, nil, err
 	}
-	defer l.Close()
 	st, err := keys.Open(cfg.Keys)
 	if err != nil {
-		return archive.Manifest{}, fmt.Errorf("ss archive: %w", err)
+		_ = l.Close()
+		return nil, archive.WriteOptions{}, nil, err
 	}
-	defer st.Close()
+	closeAll := func() { _ = st.Close(); _ = l.Close() }
 	owner := cfg.ID().Owner
 	signer, err := st.Signer(ctx, signLabel(owner))
 	if err != nil {
-		return archive.Manifest{}, fmt.Errorf("ss archive: %w", err)
+		closeAll()
+		return nil, archive.WriteOptions{}, nil, err
 	}
 	chain, err := readChain(cfg.signCertPath(owner))
 	if err != nil {
-		return archive.Manifest{}, fmt.Errorf("ss archive: %w", err)
+		closeAll()
+		return nil, archive.WriteOptions{}, nil, err
 	}
-	return archive.Write(ctx, w, l, archive.WriteOptions{Server: cfg.ID(), From: from, PrevManifestHash: prev,
-		Signer: archive.ManifestSigner{Key: signer, Chain: chain}})
+	return l, archive.WriteOptions{Server: cfg.ID(), Signer: archive.ManifestSigner{Key: signer, Chain: chain}}, closeAll, nil
 }

@@ -177,6 +177,7 @@ func TestExchangeThroughSecurityServers(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("exchange: %d %s %s", resp.StatusCode, resp.Header.Get("X-Road-Error"), body)
 	}
+	firstID := resp.Header.Get("X-Road-Id")
 	r, _ := got.last()
 	if r == nil || r.URL.Path != "/v1/persons/4001" || r.URL.RawQuery != "x=1" {
 		t.Fatalf("the service saw %v", r)
@@ -362,6 +363,12 @@ func TestExchangeThroughSecurityServers(t *testing.T) {
 		}
 		if bytes.Contains(b, []byte("birth records")) && ss == consumer {
 			t.Errorf("%s: the archive holds a body of a client without body logging", ss.id)
+		}
+		// One exchange as a small evidence file that verifies on its own.
+		ev := filepath.Join(t.TempDir(), "evidence.tar")
+		run(t, false, "audit", "export", "--config", ss.cfg, "--message-id", firstID, "--out", ev)
+		if out := run(t, false, "audit", "verify", "--evidence", ev, "--roots", p.rootPEM); !strings.Contains(out, `"verified": true`) {
+			t.Fatalf("%s: evidence: %s", ss.id, out)
 		}
 		i := bytes.Index(b, []byte("APP-2026-000042"))
 		if i < 0 {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/jisr-bus/jisr/securityserver"
 	"github.com/jisr-bus/jisr/securityserver/archive"
 )
 
@@ -23,12 +24,13 @@ func New(stdout io.Writer) *cobra.Command {
 		Use:   "audit",
 		Short: "Auditor tools: verify message-log archives offline",
 	}
-	c.AddCommand(newVerify(stdout))
+	c.AddCommand(newVerify(stdout), newExport(stdout))
 	return c
 }
 
 func newVerify(stdout io.Writer) *cobra.Command {
 	var roots, prev string
+	var evidence bool
 	c := &cobra.Command{
 		Use:   "verify ARCHIVE --roots root-ca.pem [--prev-manifest HEX]",
 		Short: "Verify an archive: manifest signature, every record's signature, certificate chain and OCSP at signing time, hash chain, time-stamps, link to the previous archive",
@@ -55,6 +57,20 @@ record.`,
 					return fmt.Errorf("--prev-manifest: %w", err)
 				}
 			}
+			if evidence {
+				b, err := os.ReadFile(args[0])
+				if err != nil {
+					return err
+				}
+				ev, err := archive.VerifyEvidence(cmd.Context(), b, trust)
+				if err != nil {
+					return fmt.Errorf("evidence %s does NOT verify: %w", args[0], err)
+				}
+				enc := json.NewEncoder(stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(map[string]any{"verified": true, "server": ev.Manifest.Server.String(),
+					"exchangeRecords": len(ev.Exchange), "records": ev.Records, "tokens": ev.Tokens})
+			}
 			f, err := os.Open(args[0])
 			if err != nil {
 				return err
@@ -77,6 +93,37 @@ record.`,
 	}
 	c.Flags().StringVar(&roots, "roots", "", "PEM file with the instance root certificate(s) (required)")
 	c.Flags().StringVar(&prev, "prev-manifest", "", "hex manifest hash the archive must chain to")
+	c.Flags().BoolVar(&evidence, "evidence", false, "the file is an evidence file from `jisr audit export`")
 	_ = c.MarkFlagRequired("roots")
+	return c
+}
+
+func newExport(stdout io.Writer) *cobra.Command {
+	var cfgPath, messageID, out string
+	c := &cobra.Command{
+		Use:   "export --config ss.yaml --message-id ID --out FILE",
+		Short: "Write one exchange as a small evidence file that verifies on its own (run on the security server)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := securityserver.LoadConfig(cfgPath)
+			if err != nil {
+				return err
+			}
+			b, err := securityserver.ExportExchange(cmd.Context(), cfg, messageID)
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(out, b, 0o600); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "evidence for %s written to %s (%d bytes)\n", messageID, out, len(b))
+			return nil
+		},
+	}
+	c.Flags().StringVar(&cfgPath, "config", securityserver.ConfigFile, "security server configuration file")
+	c.Flags().StringVar(&messageID, "message-id", "", "X-Road-Id of the exchange (required)")
+	c.Flags().StringVar(&out, "out", "", "evidence file to write (required)")
+	_ = c.MarkFlagRequired("message-id")
+	_ = c.MarkFlagRequired("out")
 	return c
 }
