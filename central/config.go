@@ -109,7 +109,7 @@ type PublicURLs struct {
 // ManagementConfig configures the management-request listener's TLS
 // certificate. `central init` creates a self-signed one; the SHA-256 of each
 // certificate listed goes into the document's
-// centralServer.managementTLSCertHashes, which security servers pin.
+// centralServer.managementTLSCertificates, which security servers trust for it.
 type ManagementConfig struct {
 	// TLSCertFile is the PEM certificate chain the listener presents.
 	TLSCertFile string `yaml:"tlsCertFile"`

@@ -6,7 +6,7 @@
 //     signs it with every configured configuration key (several during a
 //     key rotation), and stores it under the next serial with the
 //     registry's PublishNext; it republishes when the registry changes, when
-//     the document's content would change (URLs, pinned certificates, keys),
+//     the document's content would change (URLs, management certificates, keys),
 //     and at half the document's lifetime. Nodes racing for a serial agree
 //     through the database; every node serves the latest stored bytes at
 //     /globalconf on the configuration listener, so all nodes answer with

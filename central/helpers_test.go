@@ -21,6 +21,7 @@ import (
 	"github.com/jisr-bus/jisr/central/registry"
 	"github.com/jisr-bus/jisr/internal/clock"
 	"github.com/jisr-bus/jisr/internal/globalconf"
+	"github.com/jisr-bus/jisr/internal/mgmtproto/mgmttest"
 	"github.com/jisr-bus/jisr/internal/store/storetest"
 	"github.com/jisr-bus/jisr/internal/xroad"
 )
@@ -52,11 +53,13 @@ type testEnv struct {
 	central       globalconf.CentralServer
 }
 
-func testCentral() globalconf.CentralServer {
+func testCentral(t testing.TB) globalconf.CentralServer {
+	t.Helper()
+	mgmtCert, _ := mgmttest.ServerTLS(t, time.Now())
 	return globalconf.CentralServer{
-		ManagementURL:           "https://central.ps.example:4402",
-		ManagementTLSCertHashes: []string{"0000000000000000000000000000000000000000000000000000000000000001"},
-		ConfigurationURLs:       []string{"http://central1.ps.example:4401/globalconf", "http://central2.ps.example:4401/globalconf"},
+		ManagementURL:             "https://central.ps.example:4402",
+		ManagementTLSCertificates: [][]byte{mgmtCert.Leaf.Raw},
+		ConfigurationURLs:         []string{"http://central1.ps.example:4401/globalconf", "http://central2.ps.example:4401/globalconf"},
 	}
 }
 
@@ -73,7 +76,7 @@ func newTestEnv(t *testing.T) *testEnv {
 
 func newTestEnvOn(t *testing.T, st registry.Store, clk *clock.Fake, seedIt bool) *testEnv {
 	t.Helper()
-	e := &testEnv{t: t, ctx: t.Context(), clk: clk, store: st, keys: []globalconf.SigningKey{newSigningKey(t, "k1")}, central: testCentral()}
+	e := &testEnv{t: t, ctx: t.Context(), clk: clk, store: st, keys: []globalconf.SigningKey{newSigningKey(t, "k1")}, central: testCentral(t)}
 	e.caPEM = pemCert(newCert(t, "Test Root CA", true))
 	e.tsaPEM = pemCert(newCert(t, "Test TSA", false))
 	if seedIt {

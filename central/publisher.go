@@ -39,7 +39,7 @@ type PublisherConfig struct {
 	// least one.
 	Keys []globalconf.SigningKey
 	// Central is what documents say about the central server: management
-	// URL, pinned management TLS certificate hashes, configuration URLs.
+	// URL, management TLS certificates, configuration URLs.
 	Central globalconf.CentralServer
 	// MaxClockSkew becomes the documents' maxClockSkewSeconds (whole
 	// seconds).
@@ -106,7 +106,7 @@ func NewPublisher(cfg PublisherConfig) (*Publisher, error) {
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
 	}
-	p.central.ManagementTLSCertHashes = slices.Clone(cfg.Central.ManagementTLSCertHashes)
+	p.central.ManagementTLSCertificates = slices.Clone(cfg.Central.ManagementTLSCertificates)
 	p.central.ConfigurationURLs = slices.Clone(cfg.Central.ConfigurationURLs)
 	p.metric = publisherMetrics{
 		serial: prometheus.NewGauge(prometheus.GaugeOpts{
@@ -226,9 +226,9 @@ func buildDocument(ctx context.Context, r registry.Reader, central globalconf.Ce
 		Schema:   globalconf.Schema,
 		Instance: inst,
 		CentralServer: globalconf.CentralServer{
-			ManagementURL:           central.ManagementURL,
-			ManagementTLSCertHashes: slices.Clone(central.ManagementTLSCertHashes),
-			ConfigurationURLs:       slices.Clone(central.ConfigurationURLs),
+			ManagementURL:             central.ManagementURL,
+			ManagementTLSCertificates: slices.Clone(central.ManagementTLSCertificates),
+			ConfigurationURLs:         slices.Clone(central.ConfigurationURLs),
 		},
 		Settings: globalconf.Settings{
 			OCSPFreshnessSeconds:         seconds(settings.OCSPFreshness),
@@ -347,7 +347,7 @@ func renewAt(c registry.PublishedConfig, refresh time.Duration) time.Time {
 // Tick publishes a new document if one is due and returns the latest
 // published configuration and whether this call published it. A document
 // is due when none exists, when the registry version or the content
-// (registry, URLs, pinned hashes, signing keys) differs from the latest
+// (registry, URLs, management certificates, signing keys) differs from the latest
 // document's, or when the latest has reached renewal time (half its
 // lifetime). Losing the race to another node is not an error: the
 // winner is returned.

@@ -1,6 +1,7 @@
 package central
 
 import (
+	"bytes"
 	"errors"
 	"slices"
 	"testing"
@@ -44,7 +45,7 @@ func TestPublisherDocumentContent(t *testing.T) {
 		{"instance", doc.Instance == testInstance},
 		{"central server", slices.Equal(doc.CentralServer.ConfigurationURLs, e.central.ConfigurationURLs) &&
 			doc.CentralServer.ManagementURL == e.central.ManagementURL &&
-			slices.Equal(doc.CentralServer.ManagementTLSCertHashes, e.central.ManagementTLSCertHashes)},
+			slices.EqualFunc(doc.CentralServer.ManagementTLSCertificates, e.central.ManagementTLSCertificates, bytes.Equal)},
 		{"member classes", len(doc.MemberClasses) == 2},
 		{"member with subsystem", len(doc.Members) == 1 && doc.Members[0].Name == "Ministry of Interior" &&
 			len(doc.Members[0].Subsystems) == 1 && doc.Members[0].Subsystems[0].Code == "civil-registry"},

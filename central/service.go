@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -133,7 +132,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Service, err error
 	if s.mgmtCert, err = tls.LoadX509KeyPair(cfg.Management.TLSCertFile, cfg.Management.TLSKeyFile); err != nil {
 		return nil, fmt.Errorf("central: management TLS certificate: %w", err)
 	}
-	hashes, err := managementCertHashes(cfg.Management)
+	mgmtCerts, err := managementCerts(cfg.Management)
 	if err != nil {
 		return nil, err
 	}
@@ -141,9 +140,9 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Service, err error
 		Store: s.store,
 		Keys:  s.signers,
 		Central: globalconf.CentralServer{
-			ManagementURL:           cfg.PublicURLs.Management,
-			ManagementTLSCertHashes: hashes,
-			ConfigurationURLs:       cfg.PublicURLs.Configuration,
+			ManagementURL:             cfg.PublicURLs.Management,
+			ManagementTLSCertificates: mgmtCerts,
+			ConfigurationURLs:         cfg.PublicURLs.Configuration,
 		},
 		MaxClockSkew: cfg.Publishing.MaxClockSkew,
 		Clock:        s.clk,
@@ -220,8 +219,8 @@ func signingKeys(ctx context.Context, st keys.Store, labels []string) ([]globalc
 
 // managementCertHashes returns the SHA-256 (lower-case hex) of the leaf of
 // the management TLS certificate and of every extra certificate.
-func managementCertHashes(m ManagementConfig) ([]string, error) {
-	var out []string
+func managementCerts(m ManagementConfig) ([][]byte, error) {
+	var out [][]byte
 	for _, f := range append([]string{m.TLSCertFile}, m.ExtraTLSCertFiles...) {
 		b, err := os.ReadFile(f)
 		if err != nil {
@@ -234,8 +233,7 @@ func managementCertHashes(m ManagementConfig) ([]string, error) {
 		if _, err := x509.ParseCertificate(block.Bytes); err != nil {
 			return nil, fmt.Errorf("central: management TLS certificate %s: %w", f, err)
 		}
-		sum := sha256.Sum256(block.Bytes)
-		out = append(out, hex.EncodeToString(sum[:]))
+		out = append(out, block.Bytes)
 	}
 	return out, nil
 }

@@ -1,10 +1,9 @@
 package central
 
 import (
+	"bytes"
 	"context"
-	"crypto/sha256"
 	"crypto/tls"
-	"encoding/hex"
 	"io"
 	"net/http"
 	"os"
@@ -139,12 +138,11 @@ func TestServiceSQLite(t *testing.T) {
 		t.Errorf("If-None-Match: %d, want 304", r.StatusCode)
 	}
 
-	pinned := doc.CentralServer.ManagementTLSCertHashes
+	pinned := doc.CentralServer.ManagementTLSCertificates
 	insecure := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS13,
 		VerifyConnection: func(cs tls.ConnectionState) error {
-			sum := sha256.Sum256(cs.PeerCertificates[0].Raw)
-			if len(pinned) != 1 || hex.EncodeToString(sum[:]) != pinned[0] {
-				t.Errorf("management certificate %x is not the pinned %v", sum, pinned)
+			if len(pinned) != 1 || !bytes.Equal(cs.PeerCertificates[0].Raw, pinned[0]) {
+				t.Errorf("management certificate is not the one the configuration lists")
 			}
 			return nil
 		}}}}

@@ -264,7 +264,7 @@ func (a *admin) signMaterial(ctx context.Context, m xroad.MemberID) (mgmtproto.S
 }
 
 func (a *admin) client(ctx context.Context, withCert bool) (*mgmtproto.Client, error) {
-	c := &mgmtproto.Client{URL: a.doc.CentralServer.ManagementURL, PinnedCertHashes: a.doc.CentralServer.ManagementTLSCertHashes}
+	c := &mgmtproto.Client{URL: a.doc.CentralServer.ManagementURL, TrustedCerts: a.doc.CentralServer.ManagementTLSCertificates}
 	if withCert {
 		auth, err := a.material(ctx, AuthKeyLabel, a.cfg.authCertPath())
 		if err != nil {

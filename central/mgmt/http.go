@@ -44,7 +44,7 @@ func (p *Processor) Handler() http.Handler {
 
 // TLSConfig returns the TLS configuration for the management listener,
 // presenting cert (whose SHA-256 the global configuration pins as
-// centralServer.managementTLSCertHashes).
+// centralServer.managementTLSCertificates).
 //
 // TLS 1.3 only. A client certificate is requested but optional, because a
 // security server registering its first authentication certificate has

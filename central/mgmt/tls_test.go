@@ -27,7 +27,7 @@ func TestOverTLS(t *testing.T) {
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	client := func(cc *tls.Certificate) *mgmtproto.Client {
-		c := &mgmtproto.Client{URL: srv.URL + mgmtproto.Path, PinnedCertHashes: []string{pin}, ClientCert: cc, Clock: e.clk}
+		c := &mgmtproto.Client{URL: srv.URL + mgmtproto.Path, TrustedCerts: [][]byte{pin}, ClientCert: cc, Clock: e.clk}
 		t.Cleanup(c.CloseIdleConnections)
 		return c
 	}

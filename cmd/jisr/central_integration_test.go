@@ -187,7 +187,7 @@ func TestCentralRegistersServersThroughManagementRequests(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		anon := &mgmtproto.Client{URL: doc.CentralServer.ManagementURL, PinnedCertHashes: doc.CentralServer.ManagementTLSCertHashes}
+		anon := &mgmtproto.Client{URL: doc.CentralServer.ManagementURL, TrustedCerts: doc.CentralServer.ManagementTLSCertificates}
 		st, err := anon.Submit(ctx, signed)
 		if err != nil {
 			t.Fatalf("auth cert registration of %s: %v", ss.id, err)
@@ -208,7 +208,7 @@ func TestCentralRegistersServersThroughManagementRequests(t *testing.T) {
 			t.Fatal(err)
 		}
 		authed := &mgmtproto.Client{URL: doc.CentralServer.ManagementURL,
-			PinnedCertHashes: doc.CentralServer.ManagementTLSCertHashes, ClientCert: ss.tlsCert()}
+			TrustedCerts: doc.CentralServer.ManagementTLSCertificates, ClientCert: ss.tlsCert()}
 		if st, err = authed.Submit(ctx, signed); err != nil {
 			t.Fatalf("client registration of %s: %v", client, err)
 		}

@@ -104,8 +104,7 @@ func canonicalCopy(d *Document) *Document {
 	c.GeneratedAt = canonicalTime(d.GeneratedAt)
 	c.ExpiresAt = canonicalTime(d.ExpiresAt)
 	c.CentralServer.ConfigurationURLs = nonNil(slices.Clone(d.CentralServer.ConfigurationURLs))
-	c.CentralServer.ManagementTLSCertHashes = nonNil(slices.Clone(d.CentralServer.ManagementTLSCertHashes))
-	slices.Sort(c.CentralServer.ManagementTLSCertHashes)
+	c.CentralServer.ManagementTLSCertificates = sortedDER(d.CentralServer.ManagementTLSCertificates)
 
 	c.MemberClasses = nonNil(slices.Clone(d.MemberClasses))
 	slices.SortFunc(c.MemberClasses, func(a, b MemberClass) int { return strings.Compare(a.Code, b.Code) })

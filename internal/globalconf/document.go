@@ -68,10 +68,10 @@ type CentralServer struct {
 	// ManagementURL is where security servers send management requests
 	// (HTTPS).
 	ManagementURL string `json:"managementURL"`
-	// ManagementTLSCertHashes are the SHA-256 hashes (lower-case hex of the
-	// DER) of the TLS certificates the management endpoint may present;
-	// security servers pin them instead of trusting any CA. Sorted.
-	ManagementTLSCertHashes []string `json:"managementTLSCertHashes"`
+	// ManagementTLSCertificates are the (self-signed) TLS certificates the
+	// management endpoint may present, DER: security servers trust exactly
+	// these as roots for it, instead of any CA. Sorted.
+	ManagementTLSCertificates [][]byte `json:"managementTLSCertificates"`
 	// ConfigurationURLs are the download locations of this document, in order
 	// of preference. Their order is significant and is kept by Marshal.
 	ConfigurationURLs []string `json:"configurationURLs"`
@@ -312,9 +312,9 @@ func (d *Document) validateCentral() error {
 		}
 		seen[u] = true
 	}
-	for _, h := range d.CentralServer.ManagementTLSCertHashes {
-		if err := validateHash(h); err != nil {
-			return fmt.Errorf("centralServer.managementTLSCertHashes: %w", err)
+	for i, der := range d.CentralServer.ManagementTLSCertificates {
+		if _, err := x509.ParseCertificate(der); err != nil {
+			return fmt.Errorf("centralServer.managementTLSCertificates[%d]: %w", i, err)
 		}
 	}
 	return nil

@@ -120,7 +120,7 @@ func TestValidate(t *testing.T) {
 		{"expiry not after generation", func(d *Document) { d.ExpiresAt = d.GeneratedAt }, "expiresAt"},
 		{"missing generation", func(d *Document) { d.GeneratedAt = time.Time{} }, "generatedAt"},
 		{"management URL relative", func(d *Document) { d.CentralServer.ManagementURL = "/mgmt" }, "managementURL"},
-		{"management TLS hash short", func(d *Document) { d.CentralServer.ManagementTLSCertHashes = []string{"abc"} }, "managementTLSCertHashes"},
+		{"management TLS certificate garbage", func(d *Document) { d.CentralServer.ManagementTLSCertificates = [][]byte{[]byte("abc")} }, "managementTLSCertificates"},
 		{"no configuration URL", func(d *Document) { d.CentralServer.ConfigurationURLs = nil }, "configurationURLs"},
 		{"duplicate configuration URL", func(d *Document) {
 			d.CentralServer.ConfigurationURLs = append(d.CentralServer.ConfigurationURLs, d.CentralServer.ConfigurationURLs[0])

@@ -108,9 +108,9 @@ func testDoc(t testing.TB) *Document {
 		GeneratedAt: t0,
 		ExpiresAt:   t0.Add(10 * time.Minute),
 		CentralServer: CentralServer{
-			ManagementURL:           "https://central.ps.example:4402/managementservice",
-			ConfigurationURLs:       []string{"https://central1.ps.example:4401/globalconf", "https://central2.ps.example:4401/globalconf"},
-			ManagementTLSCertHashes: []string{strings.Repeat("b", 64), strings.Repeat("a", 64)},
+			ManagementURL:             "https://central.ps.example:4402/managementservice",
+			ConfigurationURLs:         []string{"https://central1.ps.example:4401/globalconf", "https://central2.ps.example:4401/globalconf"},
+			ManagementTLSCertificates: [][]byte{f.leaf.Raw, f.ca.Raw},
 		},
 		MemberClasses: []MemberClass{{Code: "GOV", Description: "Government"}, {Code: "COM", Description: "Commercial"}},
 		Members: []Member{

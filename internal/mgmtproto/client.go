@@ -5,7 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
-	"encoding/hex"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -65,17 +65,16 @@ const maxStatusSize = 64 << 10
 
 // Client submits signed management requests to the central server and asks
 // for their status. The zero value is not usable: set URL and
-// PinnedCertHashes. A Client is safe for concurrent use once set up; do not
+// TrustedCerts. A Client is safe for concurrent use once set up; do not
 // change its fields after the first call.
 //
-// The connection is TLS 1.3. The central server's certificate is accepted
-// if and only if the SHA-256 of its DER is one of PinnedCertHashes (the
-// global configuration's centralServer.managementTLSCertHashes): the
-// configuration is signed by the central server, so the pin is the trust
-// anchor and no CA is consulted. (The implementation sets
-// InsecureSkipVerify to switch off Go's CA-based verification and checks
-// the pin in VerifyConnection, which runs on every handshake, resumed ones
-// included: that is pinning, not skipping.)
+// The connection is TLS 1.3. The central server's certificate is verified
+// the standard way (chain and host name of URL) against TrustedCerts as the
+// only roots — the global configuration's
+// centralServer.managementTLSCertificates, self-signed certificates that
+// the signed configuration vouches for — and VerifyConnection, which also
+// runs on resumed sessions, additionally requires the presented
+// certificate to be one of them. No other CA is consulted.
 type Client struct {
 	// URL is the management endpoint, the global configuration's
 	// centralServer.managementURL, e.g.
@@ -83,9 +82,9 @@ type Client struct {
 	// POSTed to it and statuses read from URL/{id}. A URL without a path
 	// ("https://central.example:4402") stands for that URL plus Path.
 	URL string
-	// PinnedCertHashes are the accepted server certificates' SHA-256
-	// digests in hex (upper or lower case); at least one.
-	PinnedCertHashes []string
+	// TrustedCerts are the DER certificates the central server may present;
+	// at least one.
+	TrustedCerts [][]byte
 	// ClientCert is the security server's registered authentication
 	// certificate with its key, presented when the server asks (required
 	// for every request type but authCertRegistration, and for Status).
@@ -117,17 +116,19 @@ func (c *Client) init() error {
 			u.Path = Path
 		}
 		c.endpoint = u.String()
-		pins := make([]string, 0, len(c.PinnedCertHashes))
-		for _, h := range c.PinnedCertHashes {
-			h = strings.ToLower(h)
-			if b, err := hex.DecodeString(h); err != nil || len(b) != sha256.Size {
-				c.initErr = fmt.Errorf("mgmtproto: client: pinned hash %q is not a hex SHA-256", h)
+		roots := x509.NewCertPool()
+		pinned := make([][]byte, 0, len(c.TrustedCerts))
+		for i, der := range c.TrustedCerts {
+			cert, err := x509.ParseCertificate(der)
+			if err != nil {
+				c.initErr = fmt.Errorf("mgmtproto: client: trusted certificate %d: %w", i, err)
 				return
 			}
-			pins = append(pins, h)
+			roots.AddCert(cert)
+			pinned = append(pinned, cert.Raw)
 		}
-		if len(pins) == 0 {
-			c.initErr = errors.New("mgmtproto: client: no pinned certificate hashes")
+		if len(pinned) == 0 {
+			c.initErr = errors.New("mgmtproto: client: no trusted central server certificates")
 			return
 		}
 		clk := c.Clock
@@ -137,16 +138,15 @@ func (c *Client) init() error {
 		cfg := &tls.Config{
 			MinVersion: tls.VersionTLS13,
 			Time:       clk.Now,
-			// Go's CA-based verification is replaced by the pin check
-			// below; see the Client documentation.
-			InsecureSkipVerify: true, //nolint:gosec // pinned in VerifyConnection
+			RootCAs:    roots,
+			ServerName: u.Hostname(),
 			VerifyConnection: func(cs tls.ConnectionState) error {
 				if len(cs.PeerCertificates) == 0 {
 					return errors.New("mgmtproto: central server presented no certificate")
 				}
-				sum := sha256.Sum256(cs.PeerCertificates[0].Raw)
-				if !slices.Contains(pins, hex.EncodeToString(sum[:])) {
-					return fmt.Errorf("mgmtproto: central server certificate %x is not pinned", sum)
+				if !slices.ContainsFunc(pinned, func(der []byte) bool { return bytes.Equal(der, cs.PeerCertificates[0].Raw) }) {
+					sum := sha256.Sum256(cs.PeerCertificates[0].Raw)
+					return fmt.Errorf("mgmtproto: central server certificate %x is not one the configuration lists", sum)
 				}
 				return nil
 			},

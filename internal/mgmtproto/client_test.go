@@ -19,7 +19,7 @@ import (
 // fakeCentral answers like the central server: 202 with a status for a
 // POST with the right content type, the status for GET /…/7 when the client
 // presented a certificate, and an X-Road error otherwise.
-func fakeCentral(t *testing.T) (*httptest.Server, string) {
+func fakeCentral(t *testing.T) (*httptest.Server, []byte) {
 	t.Helper()
 	cert, pin := mgmttest.ServerTLS(t, now)
 	mux := http.NewServeMux()
@@ -59,7 +59,7 @@ func TestClient(t *testing.T) {
 	// a URL without a path means the endpoint at the default path.
 	for name, u := range map[string]string{"endpoint URL": srv.URL + mgmtproto.Path, "host URL": srv.URL} {
 		t.Run("pinned/"+name, func(t *testing.T) {
-			c := &mgmtproto.Client{URL: u, PinnedCertHashes: []string{strings.ToUpper(pin)}, ClientCert: mgmttest.TLSCertificate(f.auth), Clock: clk}
+			c := &mgmtproto.Client{URL: u, TrustedCerts: [][]byte{pin}, ClientCert: mgmttest.TLSCertificate(f.auth), Clock: clk}
 			defer c.CloseIdleConnections()
 			st, err := c.Submit(t.Context(), signed)
 			if err != nil {
@@ -75,7 +75,7 @@ func TestClient(t *testing.T) {
 		})
 	}
 	t.Run("server error is an xerr.Error", func(t *testing.T) {
-		c := &mgmtproto.Client{URL: srv.URL + "/", PinnedCertHashes: []string{pin}}
+		c := &mgmtproto.Client{URL: srv.URL + "/", TrustedCerts: [][]byte{pin}, Clock: clk}
 		defer c.CloseIdleConnections()
 		_, err := c.Submit(t.Context(), []byte("{}"))
 		var xe *xerr.Error
@@ -89,20 +89,20 @@ func TestClient(t *testing.T) {
 	})
 	t.Run("another pin", func(t *testing.T) {
 		_, other := mgmttest.ServerTLS(t, now)
-		c := &mgmtproto.Client{URL: srv.URL, PinnedCertHashes: []string{other}}
+		c := &mgmtproto.Client{URL: srv.URL, TrustedCerts: [][]byte{other}, Clock: clk}
 		defer c.CloseIdleConnections()
 		_, err := c.Submit(t.Context(), signed)
-		if err == nil || !strings.Contains(err.Error(), "not pinned") {
-			t.Fatalf("got %v, want a pinning failure", err)
+		if err == nil || !strings.Contains(err.Error(), "certificate") {
+			t.Fatalf("got %v, want the central server's certificate refused", err)
 		}
 	})
 	for name, c := range map[string]*mgmtproto.Client{
 		"no pins":        {URL: srv.URL},
-		"bad pin":        {URL: srv.URL, PinnedCertHashes: []string{"abc"}},
-		"plain http":     {URL: strings.Replace(srv.URL, "https:", "http:", 1), PinnedCertHashes: []string{pin}},
-		"relative url":   {URL: "/x", PinnedCertHashes: []string{pin}},
-		"url with query": {URL: srv.URL + "?a=b", PinnedCertHashes: []string{pin}},
-		"wrong path":     {URL: srv.URL + "/other", PinnedCertHashes: []string{pin}},
+		"bad pin":        {URL: srv.URL, TrustedCerts: [][]byte{[]byte("abc")}},
+		"plain http":     {URL: strings.Replace(srv.URL, "https:", "http:", 1), TrustedCerts: [][]byte{pin}},
+		"relative url":   {URL: "/x", TrustedCerts: [][]byte{pin}},
+		"url with query": {URL: srv.URL + "?a=b", TrustedCerts: [][]byte{pin}},
+		"wrong path":     {URL: srv.URL + "/other", TrustedCerts: [][]byte{pin}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if _, err := c.Submit(t.Context(), signed); err == nil {

@@ -23,7 +23,7 @@
 // and Parsed.Verify checks signatures, certificate chains, profiles and OCSP
 // against a Trust; it is what the central server (central/mgmt) builds on.
 // Client submits signed requests over TLS 1.3 with the central server's
-// certificate pinned by hash. The protocol is specified in docs/protocol.md ("Management requests").
+// certificate listed in the global configuration. The protocol is specified in docs/protocol.md ("Management requests").
 //
 // This package does not consult the registry: whether the member exists,
 // whether the request id was seen before, whether the TLS peer may submit

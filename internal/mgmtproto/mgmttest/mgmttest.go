@@ -11,11 +11,9 @@ package mgmttest
 
 import (
 	"crypto/ecdsa"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/hex"
 	"net"
 	"testing"
 	"time"
@@ -100,8 +98,9 @@ func TLSCertificate(leaf Leaf) *tls.Certificate {
 }
 
 // ServerTLS returns a self-signed TLS server certificate for localhost and
-// 127.0.0.1, and the lower-case hex SHA-256 of its DER (the pin).
-func ServerTLS(t testing.TB, now time.Time) (tls.Certificate, string) {
+// 127.0.0.1, and its DER (what the global configuration lists and clients
+// trust).
+func ServerTLS(t testing.TB, now time.Time) (tls.Certificate, []byte) {
 	t.Helper()
 	key := NewKey(t)
 	tmpl := &x509.Certificate{
@@ -112,6 +111,5 @@ func ServerTLS(t testing.TB, now time.Time) (tls.Certificate, string) {
 		DNSNames:    []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
 	}
 	c := testpki.CreateCert(t, tmpl, tmpl, &key.PublicKey, key)
-	sum := sha256.Sum256(c.Raw)
-	return tls.Certificate{Certificate: [][]byte{c.Raw}, PrivateKey: key, Leaf: c}, hex.EncodeToString(sum[:])
+	return tls.Certificate{Certificate: [][]byte{c.Raw}, PrivateKey: key, Leaf: c}, c.Raw
 }
