@@ -21,7 +21,6 @@ import (
 	"github.com/jisr-bus/jisr/internal/xroad"
 	"github.com/jisr-bus/jisr/pki/tsa"
 	"github.com/jisr-bus/jisr/securityserver/conf"
-	"github.com/jisr-bus/jisr/securityserver/message"
 	"github.com/jisr-bus/jisr/securityserver/msglog"
 	"github.com/jisr-bus/jisr/securityserver/proxy"
 )
@@ -155,30 +154,24 @@ func (m *messageLog) LogResponse(ctx context.Context, rec *proxy.Record) error {
 }
 
 func (m *messageLog) append(ctx context.Context, rec *proxy.Record) error {
-	side := msglog.Consumer
-	if rec.Side == proxy.ServerSide {
-		side = msglog.Provider
+	// msglog checks every field against the signed header it is given.
+	r := msglog.Record{
+		Direction: msglog.Request, Side: msglog.Consumer,
+		MessageID: rec.MessageID, RequestDigest: rec.Digest,
+		Client: rec.Client, Service: rec.Service, UserID: rec.UserID, Issue: rec.Issue,
+		RepresentedParty: rec.RepresentedParty, Time: rec.SignedAt,
+		Method: rec.Method, Path: rec.Path, Query: rec.Query,
+		SignedHeader: rec.Header, Signature: rec.Signature,
+		BodySHA256: rec.BodyDigest, BodySize: rec.BodySize,
 	}
-	// Build the record from the signed header itself, so that what is
-	// logged is exactly what was signed.
-	var r msglog.Record
+	if rec.Side == proxy.ServerSide {
+		r.Side = msglog.Provider
+	}
 	if rec.Kind == proxy.KindResponse {
-		h, err := message.ParseCanonicalResponse(rec.Header)
-		if err != nil {
-			return fmt.Errorf("message log: %w", err)
-		}
-		r = msglog.Record{
-			Direction: msglog.Response, Side: side, MessageID: rec.MessageID, RequestDigest: h.RequestDigest,
-			Client: rec.Client, Service: rec.Service, UserID: rec.UserID, Issue: rec.Issue,
-			RepresentedParty: rec.RepresentedParty, Time: h.Time, Status: h.Status, SignedHeader: rec.Header,
-			Signature: rec.Signature, BodySHA256: h.BodyDigest, BodySize: h.BodySize,
-		}
-	} else {
-		h, err := message.ParseCanonicalRequest(rec.Header)
-		if err != nil {
-			return fmt.Errorf("message log: %w", err)
-		}
-		r = msglog.RequestRecord(side, h, rec.Signature)
+		// A response record names the request it answers and has no
+		// request line of its own.
+		r.Direction, r.RequestDigest, r.Status = msglog.Response, rec.RequestDigest, rec.Status
+		r.Method, r.Path, r.Query = "", "", ""
 	}
 	if rec.Body != nil && r.BodySize > 0 && r.BodySize <= maxLoggedBody && m.log.WantsBody(&r) {
 		body, err := readAll(rec.Body)

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
@@ -212,7 +213,7 @@ func (p *ClientProxy) parseRequest(r *http.Request, doc *globalconf.Document) (*
 		UserID:           userID,
 		Issue:            issue,
 		RepresentedParty: party,
-		Time:             p.clock.Now(),
+		Time:             signedTime(p.clock),
 		Method:           r.Method,
 		Path:             path,
 		RawQuery:         r.URL.RawQuery,
@@ -454,13 +455,15 @@ func providerFault(resp *http.Response, t target) error {
 
 // requestRecord builds the log record of a signed request.
 func requestRecord(side Side, h *message.RequestHeader, requestID, sig string, chain []*x509.Certificate, staple []byte, body *message.Spool) *Record {
+	hdr := h.Canonical()
+	digest := sha256.Sum256(hdr)
 	rec := &Record{
 		Side: side, Kind: KindRequest,
 		MessageID: h.ID, RequestID: requestID,
 		Client: h.Client, Service: h.Service,
 		UserID: h.UserID, Issue: h.Issue, RepresentedParty: h.RepresentedParty,
 		Method: h.Method, Path: h.Path, Query: h.RawQuery,
-		SignedAt: h.Time, Header: h.Canonical(), Digest: h.Digest(),
+		SignedAt: h.Time, Header: hdr, Digest: digest[:],
 		BodyDigest: h.BodyDigest, BodySize: h.BodySize,
 		Signature: sig, SignerChain: chain, SignerOCSP: staple,
 	}

@@ -154,3 +154,8 @@ func digest(b []byte) []byte {
 	d := sha256.Sum256(b)
 	return d[:]
 }
+
+// signedTime is the time put in a signed header: UTC at the millisecond
+// precision of the canonical encoding, so that the header in memory, the
+// signed bytes and the log record agree.
+func signedTime(c clock.Clock) time.Time { return c.Now().UTC().Truncate(time.Millisecond) }

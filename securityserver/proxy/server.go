@@ -233,7 +233,7 @@ func (s *ServerProxy) serve(w http.ResponseWriter, r *http.Request) error {
 		Headers:       hdr,
 		BodyDigest:    rbody.Digest(),
 		BodySize:      rbody.Size(),
-		Time:          s.clock.Now(),
+		Time:          signedTime(s.clock),
 	}
 	if err := rh.Validate(); err != nil {
 		return spErr(CodeServiceFailed, "the service's response cannot be carried", err)
