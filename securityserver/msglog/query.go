@@ -391,19 +391,25 @@ func (l *Log) decrypt(ctx context.Context, r *rawRecord, aeads map[string]cipher
 const verifyPage = 1000
 
 // VerifyChain recomputes the hash chain from record from to record to
-// (from < 1 means 1; to < 1, or beyond the head, means the head) and
+// (from before the first record kept, see Purge, means that record; to <
+// 1, or beyond the head, means the head) and
 // returns the first record at which it is broken as a *ChainError: a
 // record missing or out of order, a previous hash that is not its
 // predecessor's hash, a hash that its fields (certificates and OCSP
 // response included) do not produce, or, when the stretch reaches the
 // head, a chain head that does not match the last record. Record from's
-// previous hash is taken from record from-1 unverified. Other errors are
+// previous hash is taken from record from-1 (or the purge mark) unverified.
+// Other errors are
 // the database's.
 //
 // VerifyChain needs no keys: bodies are covered by their digests, which
 // are chained; the ciphertexts are bound to their records by Get and Find.
 func (l *Log) VerifyChain(ctx context.Context, from, to int64) (VerifyResult, error) {
-	from = max(from, 1)
+	purged, err := readPurged(ctx, l.db)
+	if err != nil {
+		return VerifyResult{}, fmt.Errorf("msglog: verify: %w", err)
+	}
+	from = max(from, purged.LastID+1)
 	var headID int64
 	var headHash []byte
 	if err := l.db.QueryRowContext(ctx, `SELECT last_id, last_hash FROM msglog_head WHERE id = 1`).Scan(&headID, &headHash); err != nil {
@@ -413,8 +419,8 @@ func (l *Log) VerifyChain(ctx context.Context, from, to int64) (VerifyResult, er
 	if atHead {
 		to = headID
 	}
-	res := VerifyResult{From: from, To: from - 1, Hash: GenesisHash()}
-	if from > 1 {
+	res := VerifyResult{From: from, To: from - 1, Hash: purged.LastHash}
+	if from-1 != purged.LastID {
 		err := l.db.QueryRowContext(ctx, `SELECT hash FROM msglog_records WHERE id = $1`, from-1).Scan(&res.Hash)
 		if errors.Is(err, sql.ErrNoRows) {
 			return res, &ChainError{ID: from - 1, Reason: "record missing"}

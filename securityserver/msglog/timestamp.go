@@ -509,8 +509,12 @@ func (l *Log) VerifyTimestamps(ctx context.Context, verify func(token, digest []
 	if verify == nil {
 		return TimestampsResult{}, errors.New("msglog: VerifyTimestamps needs a verify function")
 	}
-	res := TimestampsResult{Hash: GenesisHash()}
-	var lastID int64
+	purged, err := l.Purged(ctx)
+	if err != nil {
+		return TimestampsResult{}, err
+	}
+	res := TimestampsResult{To: purged.LastID, Hash: purged.LastHash}
+	lastID := purged.LastStampID
 	for {
 		page, err := l.Timestamps(ctx, lastID, timestampPage)
 		if err != nil {

@@ -86,6 +86,7 @@ func Run(t *testing.T, newDB Factory) {
 		{"Closed", testClosed},
 		{"DatabaseFailure", testDatabaseFailure},
 		{"Timestamps", testTimestamps},
+		{"Purge", testPurge},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, setup) })
 	}
