@@ -107,3 +107,13 @@ func (l *Log) Purge(ctx context.Context, archivedTo int64, before time.Time) (Pu
 	}
 	return res, nil
 }
+
+// Head returns the id of the last committed record (0 while the log is
+// empty).
+func (l *Log) Head(ctx context.Context) (int64, error) {
+	var id int64
+	if err := l.db.QueryRowContext(ctx, `SELECT last_id FROM msglog_head WHERE id = 1`).Scan(&id); err != nil {
+		return 0, fmt.Errorf("msglog: read chain head: %w", err)
+	}
+	return id, nil
+}
