@@ -78,6 +78,8 @@ type Config struct {
 	MemoryLimit int64 `yaml:"memoryLimit,omitempty"`
 	// MaxBodySize bounds request and response bodies; default 1 GiB.
 	MaxBodySize int64 `yaml:"maxBodySize,omitempty"`
+	// Archive configures periodic message-log archives and retention.
+	Archive ArchiveConfig `yaml:"archive,omitempty"`
 
 	serverID xroad.ServerID
 }
@@ -139,6 +141,8 @@ func (c *Config) Resolve(base string) {
 	abs(&c.Keys.PassphraseFile)
 	abs(&c.Keys.PKCS11.PINFile)
 	abs(&c.Database.DSNFile)
+	abs(&c.Archive.Dir)
+	abs(&c.Archive.EncryptTo)
 }
 
 // Validate checks c and fills in defaults.
@@ -197,6 +201,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RefreshInterval < time.Second || c.MemoryLimit < 0 || c.MaxBodySize < 0 {
 		return errors.New("refreshInterval must be ≥ 1s; memoryLimit and maxBodySize positive")
+	}
+	if err := c.Archive.validate(c.Dir); err != nil {
+		return fmt.Errorf("archive: %w", err)
 	}
 	return nil
 }

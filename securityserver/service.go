@@ -26,6 +26,7 @@ import (
 	"github.com/jisr-bus/jisr/pki/keys"
 	"github.com/jisr-bus/jisr/pki/profile"
 	"github.com/jisr-bus/jisr/securityserver/conf"
+	"github.com/jisr-bus/jisr/securityserver/archive"
 	"github.com/jisr-bus/jisr/securityserver/message"
 	"github.com/jisr-bus/jisr/securityserver/peer"
 	"github.com/jisr-bus/jisr/securityserver/proxy"
@@ -38,6 +39,7 @@ type Service struct {
 	clk      clock.Clock
 	log      *slog.Logger
 	registry *prometheus.Registry
+	archiver *archive.Archiver
 
 	store     keys.Store
 	gc        *globalconf.Client
@@ -126,6 +128,11 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (_ *Service, err erro
 	}
 	if err := s.msglog.startTimestamping(s.gc, s.registry, s.log.With("component", "timestamper")); err != nil {
 		return nil, err
+	}
+	if !cfg.Archive.Disabled {
+		if s.archiver, err = newArchiver(cfg, s.msglog.log, s.clk, s.identitySigner, s.registry, s.log.With("component", "archiver")); err != nil {
+			return nil, fmt.Errorf("security server: %w", err)
+		}
 	}
 	replay, err := message.NewReplayCache(s.clk, 10*time.Minute, 1_000_000)
 	if err != nil {
@@ -225,6 +232,9 @@ func (s *Service) Serve(ctx context.Context, ready func()) error {
 	wg.Go(func() { _ = s.identity.Run(ctx) })
 	wg.Go(func() { s.watchLocal(ctx) })
 	wg.Go(func() { _ = s.msglog.ts.Run(ctx) })
+	if s.archiver != nil {
+		wg.Go(func() { s.archiver.Run(ctx) })
+	}
 	err = daemon.Serve(ctx, "security server", s.log, &s.bound, []daemon.Listener{
 		{Name: "clientHTTP", Addr: s.cfg.Listen.ClientHTTP, Handler: s.client},
 		{Name: "clientHTTPS", Addr: s.cfg.Listen.ClientHTTPS, Handler: s.client, TLS: &tls.Config{MinVersion: tls.VersionTLS12,

@@ -51,6 +51,9 @@ type ArchiverConfig struct {
 	// optional auditor recipient; From, To and PrevManifestHash are the
 	// archiver's.
 	Write WriteOptions
+	// Signer, when set, is asked for the manifest signer at every round
+	// (so that a renewed certificate is used) instead of Write.Signer.
+	Signer func(context.Context) (ManifestSigner, error)
 	// Interval is the time between rounds (DefaultArchiveInterval when 0).
 	Interval time.Duration
 	// Retention is how long archived records stay in the log
@@ -85,8 +88,10 @@ func NewArchiver(cfg ArchiverConfig) (*Archiver, error) {
 	if cfg.Dir == "" || cfg.Source == nil || cfg.Cleaner == nil {
 		return nil, errors.New("archive: archiver needs a directory, a source and a cleaner")
 	}
-	if err := checkSigner(cfg.Write.Signer, cfg.Write.Server); err != nil {
-		return nil, err
+	if cfg.Signer == nil {
+		if err := checkSigner(cfg.Write.Signer, cfg.Write.Server); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.Interval == 0 {
 		cfg.Interval = DefaultArchiveInterval
@@ -169,6 +174,17 @@ func (a *Archiver) runOnce(ctx context.Context) (Round, error) {
 	if err := os.MkdirAll(a.cfg.Dir, 0o700); err != nil {
 		return r, fmt.Errorf("archive: %w", err)
 	}
+	unlock, err := lockDir(a.cfg.Dir)
+	if err != nil {
+		return r, err
+	}
+	defer unlock()
+	// Under the lock, temporary files are leftovers of a crashed round.
+	if stale, err := filepath.Glob(filepath.Join(a.cfg.Dir, ".archive-*.tmp")); err == nil {
+		for _, f := range stale {
+			_ = os.Remove(f)
+		}
+	}
 	last, err := LastArchive(a.cfg.Dir)
 	if err != nil {
 		return r, err
@@ -185,8 +201,14 @@ func (a *Archiver) runOnce(ctx context.Context) (Round, error) {
 				"dir", a.cfg.Dir, "from", p.LastID+1)
 		}
 	}
+	base := a.cfg.Write
+	if a.cfg.Signer != nil {
+		if base.Signer, err = a.cfg.Signer(ctx); err != nil {
+			return r, fmt.Errorf("archive: manifest signer: %w", err)
+		}
+	}
 	for {
-		opts := a.cfg.Write
+		opts := base
 		opts.From, opts.To, opts.PrevManifestHash = last.To+1, last.To+a.cfg.MaxRecords, last.ManifestHash
 		name, m, err := a.writeOne(ctx, opts)
 		if errors.Is(err, ErrNothingToArchive) {

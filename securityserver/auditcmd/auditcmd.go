@@ -4,13 +4,18 @@
 package auditcmd
 
 import (
+	"bytes"
+	"crypto/ecdsa"
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -29,19 +34,27 @@ func New(stdout io.Writer) *cobra.Command {
 }
 
 func newVerify(stdout io.Writer) *cobra.Command {
-	var roots, prev string
-	var evidence bool
+	var roots, prev, decryptKey string
+	var evidence, first bool
 	c := &cobra.Command{
-		Use:   "verify ARCHIVE --roots root-ca.pem [--prev-manifest HEX]",
-		Short: "Verify an archive: manifest signature, every record's signature, certificate chain and OCSP at signing time, hash chain, time-stamps, link to the previous archive",
-		Long: `verify checks an archive written by "jisr ss archive" with nothing but the
-instance's root certificate(s): the manifest's signature and entry hashes,
-every record's JWS against its certificate, the certificate chains and the
-stapled OCSP responses as of signing time, the hash chain, the RFC 3161
-time-stamps over it, and (with --prev-manifest) the link to the previous
-archive. It prints a JSON report and exits non-zero naming the first failing
+		Use:   "verify ARCHIVE|DIR... --roots root-ca.pem [--prev-manifest HEX | --first] [--decrypt-key auditor.key]",
+		Short: "Verify archives: manifest signature, every record's signature, certificate chain and OCSP at signing time, hash chain, time-stamps, links between archives",
+		Long: `verify checks archives written by "jisr ss archive" (or the server's periodic
+archiver) with nothing but the instance's root certificate(s): the manifest's
+signature and entry hashes, every record's JWS against its certificate, the
+certificate chains and the stapled OCSP responses as of signing time, the hash
+chain, the RFC 3161 time-stamps over it, and the links between archives.
+
+Give one archive, several in order, or an archive directory (its files are
+taken in chain order): each archive must link to the one before it (manifest
+hash, record numbers, chain hash), so a missing, reordered or substituted
+archive fails. --prev-manifest names what the first archive must link to;
+--first says it must be the first archive the server wrote. Encrypted archives
+(.jwe) are opened with --decrypt-key, the auditor's EC private key (PEM).
+
+It prints a JSON report and exits non-zero naming the failing archive and
 record.`,
-		Args: cobra.ExactArgs(1),
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			pemBytes, err := os.ReadFile(roots)
 			if err != nil {
@@ -52,13 +65,27 @@ record.`,
 				return errors.New("--roots: no certificates")
 			}
 			trust := archive.Trust{Roots: pool, VerifyTimestamp: archive.TSAVerifier(pool, nil)}
-			if prev != "" {
+			switch {
+			case prev != "" && first:
+				return errors.New("--prev-manifest and --first exclude each other")
+			case prev != "":
 				if trust.PrevManifestHash, err = hex.DecodeString(prev); err != nil {
 					return fmt.Errorf("--prev-manifest: %w", err)
 				}
+			case first:
+				trust.PrevManifestHash = []byte{}
+			}
+			var key *ecdsa.PrivateKey
+			if decryptKey != "" {
+				if key, err = readECKey(decryptKey); err != nil {
+					return err
+				}
 			}
 			if evidence {
-				b, err := os.ReadFile(args[0])
+				if len(args) != 1 {
+					return errors.New("--evidence takes one file")
+				}
+				b, err := readMaybeEncrypted(args[0], key)
 				if err != nil {
 					return err
 				}
@@ -71,31 +98,139 @@ record.`,
 				return enc.Encode(map[string]any{"verified": true, "server": ev.Manifest.Server.String(),
 					"exchangeRecords": len(ev.Exchange), "records": ev.Records, "tokens": ev.Tokens})
 			}
-			f, err := os.Open(args[0])
+			paths, err := archivePaths(args)
 			if err != nil {
 				return err
 			}
-			defer f.Close()
-			fi, err := f.Stat()
-			if err != nil {
-				return err
+			var files []archive.SequenceFile
+			for _, p := range paths {
+				f, err := openArchive(p, key)
+				if err != nil {
+					return err
+				}
+				defer f.close()
+				files = append(files, f.SequenceFile)
 			}
-			rep, err := archive.Verify(cmd.Context(), f, fi.Size(), trust)
+			reps, err := archive.VerifySequence(cmd.Context(), files, trust)
 			if err != nil {
-				return fmt.Errorf("archive %s does NOT verify: %w", args[0], err)
+				return fmt.Errorf("archive %s does NOT verify: %w", paths[len(reps)], err)
+			}
+			var out []map[string]any
+			var records int
+			for i, rep := range reps {
+				records += rep.Records
+				out = append(out, map[string]any{"file": paths[i], "server": rep.Manifest.Server.String(),
+					"records": rep.Records, "firstId": rep.FirstID, "lastId": rep.LastID, "tokens": rep.Tokens,
+					"signer": rep.Signer.Subject.CommonName, "createdAt": rep.CreatedAt, "manifestHash": hex.EncodeToString(rep.Manifest.Hash)})
 			}
 			enc := json.NewEncoder(stdout)
 			enc.SetIndent("", "  ")
-			return enc.Encode(map[string]any{"verified": true, "server": rep.Manifest.Server.String(),
-				"records": rep.Records, "firstId": rep.FirstID, "lastId": rep.LastID, "tokens": rep.Tokens,
-				"signer": rep.Signer.Subject.CommonName, "createdAt": rep.CreatedAt, "manifestHash": hex.EncodeToString(rep.Manifest.Hash)})
+			if len(out) == 1 {
+				out[0]["verified"] = true
+				return enc.Encode(out[0])
+			}
+			return enc.Encode(map[string]any{"verified": true, "archives": out, "records": records})
 		},
 	}
 	c.Flags().StringVar(&roots, "roots", "", "PEM file with the instance root certificate(s) (required)")
-	c.Flags().StringVar(&prev, "prev-manifest", "", "hex manifest hash the archive must chain to")
+	c.Flags().StringVar(&prev, "prev-manifest", "", "hex manifest hash the first archive must chain to")
+	c.Flags().BoolVar(&first, "first", false, "the first archive must be the server's first")
+	c.Flags().StringVar(&decryptKey, "decrypt-key", "", "auditor's EC private key (PEM) for encrypted archives")
 	c.Flags().BoolVar(&evidence, "evidence", false, "the file is an evidence file from `jisr audit export`")
 	_ = c.MarkFlagRequired("roots")
 	return c
+}
+
+// archivePaths expands directories to their archive files in chain order.
+func archivePaths(args []string) ([]string, error) {
+	var out []string
+	for _, a := range args {
+		fi, err := os.Stat(a)
+		if err != nil {
+			return nil, err
+		}
+		if !fi.IsDir() {
+			out = append(out, a)
+			continue
+		}
+		fs, err := archive.Files(a)
+		if err != nil {
+			return nil, err
+		}
+		if len(fs) == 0 {
+			return nil, fmt.Errorf("%s: no archive files", a)
+		}
+		for _, f := range fs {
+			out = append(out, filepath.Join(a, f.Name))
+		}
+	}
+	return out, nil
+}
+
+type openedArchive struct {
+	archive.SequenceFile
+	close func()
+}
+
+// openArchive opens an archive for verification: a plain file is read in
+// place, an encrypted one (.jwe) is decrypted into memory.
+func openArchive(path string, key *ecdsa.PrivateKey) (openedArchive, error) {
+	if strings.HasSuffix(path, ".jwe") {
+		b, err := readMaybeEncrypted(path, key)
+		if err != nil {
+			return openedArchive{}, err
+		}
+		return openedArchive{archive.SequenceFile{Name: path, R: bytes.NewReader(b), Size: int64(len(b))}, func() {}}, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return openedArchive{}, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return openedArchive{}, err
+	}
+	return openedArchive{archive.SequenceFile{Name: path, R: f, Size: fi.Size()}, func() { f.Close() }}, nil
+}
+
+// readMaybeEncrypted reads a file, decrypting it when it is a JWE (.jwe).
+func readMaybeEncrypted(path string, key *ecdsa.PrivateKey) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if !strings.HasSuffix(path, ".jwe") {
+		return b, nil
+	}
+	if key == nil {
+		return nil, fmt.Errorf("%s is encrypted: give --decrypt-key", path)
+	}
+	return archive.Decrypt(b, key)
+}
+
+// readECKey reads an EC private key, PEM "EC PRIVATE KEY" or "PRIVATE KEY".
+func readECKey(path string) (*ecdsa.PrivateKey, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil {
+		return nil, fmt.Errorf("%s: not PEM", path)
+	}
+	if blk.Type == "EC PRIVATE KEY" {
+		return x509.ParseECPrivateKey(blk.Bytes)
+	}
+	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	ek, ok := k.(*ecdsa.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("%s: not an EC key", path)
+	}
+	return ek, nil
 }
 
 func newExport(stdout io.Writer) *cobra.Command {

@@ -33,7 +33,7 @@ mutual TLS on 5500, and keeps a durable message log. Set one up with
 init → enrol → register → client add → service add → access grant → serve.`,
 	}
 	c.AddCommand(newInit(stdout), newEnrol(stdout), newRegister(stdout), newClient(stdout),
-		newService(stdout), newAccess(stdout), newArchive(stdout), newServe(stderr))
+		newService(stdout), newAccess(stdout), newArchive(stdout), newBackup(stdout), newRestore(stdout), newServe(stderr))
 	return c
 }
 
@@ -269,7 +269,7 @@ func newAccess(stdout io.Writer) *cobra.Command {
 }
 
 func newServe(stderr io.Writer) *cobra.Command {
-	var cfgPath string
+	var cfgPath, pprofAddr string
 	var lf logx.Flags
 	c := &cobra.Command{
 		Use:   "serve --config ss.yaml",
@@ -284,6 +284,13 @@ func newServe(stderr io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if pprofAddr != "" {
+				stop, err := startPprof(pprofAddr, log)
+				if err != nil {
+					return err
+				}
+				defer stop()
+			}
 			s, err := securityserver.New(cmd.Context(), cfg, securityserver.WithLogger(log))
 			if err != nil {
 				return err
@@ -294,6 +301,8 @@ func newServe(stderr io.Writer) *cobra.Command {
 	}
 	c.Flags().StringVar(&cfgPath, "config", securityserver.ConfigFile, "configuration file")
 	lf.Register(c.Flags(), "json", "info")
+	c.Flags().StringVar(&pprofAddr, "pprof-addr", "", "serve Go runtime profiles on this loopback address (benchmarking only)")
+	_ = c.Flags().MarkHidden("pprof-addr")
 	return c
 }
 
@@ -301,13 +310,34 @@ func newArchive(stdout io.Writer) *cobra.Command {
 	var cfgPath, out, prev string
 	var from int64
 	c := &cobra.Command{
-		Use:   "archive --out FILE [--from ID] [--prev-manifest HEX]",
-		Short: "Write the time-stamped message log to a self-contained, signed archive for auditors",
-		Args:  cobra.NoArgs,
+		Use:   "archive [--out FILE [--from ID] [--prev-manifest HEX]]",
+		Short: "Write the time-stamped message log to self-contained, signed archives for auditors",
+		Long: `Without --out, archive runs one round of the server's archiver now: every
+time-stamped record not yet archived is written to the archive directory
+(archive.dir, default DIR/archives) as files chained to the last one there,
+and archived records older than archive.retention are deleted from the log.
+"jisr audit verify DIR" checks the whole chain.
+
+With --out, it writes the records from --from on to one file, outside the
+archiver's chain (link it with --prev-manifest).`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := load(cfgPath)
 			if err != nil {
 				return err
+			}
+			if out == "" {
+				r, err := securityserver.ArchiveNow(cmd.Context(), cfg)
+				if err != nil {
+					return err
+				}
+				files := []map[string]any{}
+				for i, m := range r.Manifests {
+					files = append(files, map[string]any{"file": r.Files[i], "from": m.From, "to": m.To,
+						"manifestHash": fmt.Sprintf("%x", m.Hash)})
+				}
+				return printStatus(stdout, map[string]any{"dir": cfg.Archive.Dir, "written": files,
+					"purgedRecords": r.Purged.Records, "purgedUpTo": r.Purged.Purged.LastID})
 			}
 			f, err := os.OpenFile(out, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 			if err != nil {
@@ -326,9 +356,8 @@ func newArchive(stdout io.Writer) *cobra.Command {
 		},
 	}
 	c.Flags().StringVar(&cfgPath, "config", securityserver.ConfigFile, "configuration file")
-	c.Flags().StringVar(&out, "out", "", "archive file to create (required)")
+	c.Flags().StringVar(&out, "out", "", "write one archive file here instead of an archiver round")
 	c.Flags().Int64Var(&from, "from", 0, "first record (the first record of a time-stamped range; default 1)")
 	c.Flags().StringVar(&prev, "prev-manifest", "", "manifest hash of the previous archive (hex)")
-	_ = c.MarkFlagRequired("out")
 	return c
 }
