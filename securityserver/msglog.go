@@ -46,7 +46,7 @@ type messageLog struct {
 
 var _ proxy.MessageLog = (*messageLog)(nil)
 
-func openMessageLog(ctx context.Context, cfg *Config, clk clock.Clock, local *LocalView) (*messageLog, error) {
+func openMessageLog(ctx context.Context, cfg *Config, clk clock.Clock, local *LocalView, reg prometheus.Registerer) (*messageLog, error) {
 	key, err := os.ReadFile(filepath.Join(cfg.Dir, KeysDir, BodyKeyFile))
 	if err != nil {
 		return nil, fmt.Errorf("security server: message log body key: %w", err)
@@ -59,7 +59,7 @@ func openMessageLog(ctx context.Context, cfg *Config, clk clock.Clock, local *Lo
 		c, ok := local.View().Client(local_)
 		return !ok || c.BodyLogging != conf.BodyLoggingMetadataOnly
 	}
-	opts := []msglog.Option{msglog.WithClock(clk), msglog.WithKeys(keys), msglog.WithBodyPolicy(bodies)}
+	opts := []msglog.Option{msglog.WithClock(clk), msglog.WithKeys(keys), msglog.WithBodyPolicy(bodies), msglog.WithRegisterer(reg)}
 	var l *msglog.Log
 	if cfg.Database.Driver == "postgres" {
 		dsn, derr := readDSN(cfg.Database)

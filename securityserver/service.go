@@ -123,7 +123,7 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (_ *Service, err erro
 	if s.local, err = NewLocalView(ctx, s.confStore); err != nil {
 		return nil, fmt.Errorf("security server: %w", err)
 	}
-	if s.msglog, err = openMessageLog(ctx, cfg, s.clk, s.local); err != nil {
+	if s.msglog, err = openMessageLog(ctx, cfg, s.clk, s.local, s.registry); err != nil {
 		return nil, err
 	}
 	if err := s.msglog.startTimestamping(s.gc, s.registry, s.log.With("component", "timestamper")); err != nil {

@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/jisr-bus/jisr/internal/clock"
 	"github.com/jisr-bus/jisr/internal/store"
 	"github.com/jisr-bus/jisr/internal/xroad"
@@ -91,6 +93,7 @@ type options struct {
 	maxBatch      int
 	commitTimeout time.Duration
 	sqliteOpts    []store.SQLiteOption
+	registerer    prometheus.Registerer
 }
 
 // Option changes a default of OpenSQLite, OpenPostgres or New.
@@ -119,6 +122,10 @@ func WithMaxBatch(n int) Option { return func(o *options) { o.maxBatch = n } }
 // DefaultCommitTimeout). When it passes, the batch's appends fail with
 // ErrLogUnavailable.
 func WithCommitTimeout(d time.Duration) Option { return func(o *options) { o.commitTimeout = d } }
+
+// WithRegisterer registers the log's metrics: commit latency and batch
+// size histograms and failed commits.
+func WithRegisterer(reg prometheus.Registerer) Option { return func(o *options) { o.registerer = reg } }
 
 // WithSQLiteOptions passes options to store.OpenSQLite. The log defaults
 // to store.SyncFull, so that a committed record survives power loss and
@@ -175,6 +182,9 @@ type Log struct {
 	beforeCommit func(n int)
 
 	records, batches, failed atomic.Int64
+
+	commitSeconds, batchSize prometheus.Histogram
+	commitFailures           prometheus.Counter
 }
 
 // pending is one record waiting in the queue.
@@ -256,6 +266,20 @@ func newLog(ctx context.Context, db *sql.DB, dialect store.Dialect, o options, c
 		closeFn: closeFn,
 		queue:   make(chan *pending, o.maxBatch),
 		done:    make(chan struct{}),
+		commitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "jisr_msglog_commit_duration_seconds",
+			Help:    "Time to commit one batch of message-log records (the wait an exchange adds for logging).",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}}),
+		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "jisr_msglog_batch_size_records",
+			Help: "Records committed together in one transaction (group commit).", Buckets: prometheus.ExponentialBuckets(1, 2, 12)}),
+		commitFailures: prometheus.NewCounter(prometheus.CounterOpts{Name: "jisr_msglog_commit_failures_total",
+			Help: "Batches whose commit failed; their exchanges were refused with LoggingFailed."}),
+	}
+	if o.registerer != nil {
+		for _, c := range []prometheus.Collector{l.commitSeconds, l.batchSize, l.commitFailures} {
+			if err := o.registerer.Register(c); err != nil {
+				return nil, fmt.Errorf("msglog: register metrics: %w", err)
+			}
+		}
 	}
 	go l.run()
 	return l, nil
@@ -396,8 +420,12 @@ func (l *Log) commit(batch []*pending) {
 	// by the whole batch, and bounded by the commit timeout instead.
 	ctx, cancel := context.WithTimeout(context.Background(), l.o.commitTimeout)
 	defer cancel()
+	start := l.o.clk.Now()
 	results, err := l.write(ctx, batch)
+	l.commitSeconds.Observe(l.o.clk.Now().Sub(start).Seconds())
+	l.batchSize.Observe(float64(len(batch)))
 	if err != nil {
+		l.commitFailures.Inc()
 		l.failed.Add(1)
 		err = fmt.Errorf("%w: %w", ErrLogUnavailable, err)
 		for _, pe := range batch {
