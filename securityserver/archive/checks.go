@@ -238,7 +238,7 @@ func (c fixedClock) Now() time.Time { return time.Time(c) }
 func (s *fileState) checkSignature(rec *msglog.Record, requests map[string]message.RequestHeader) error {
 	v := &message.Verifier{
 		Roots: s.trust.Roots, Intermediates: s.trust.Intermediates, OCSPResponders: s.trust.OCSPResponders,
-		OCSPFreshness: s.trust.OCSPFreshness, MaxSkew: time.Millisecond, Clock: fixedClock(rec.Time),
+		OCSPFreshness: s.trust.OCSPFreshness, MaxSkew: time.Millisecond, Clock: fixedClock(rec.Time), Cache: s.cache,
 	}
 	body := message.BodySum{Size: rec.BodySize, SHA256: rec.BodySHA256}
 	leaf, err := x509.ParseCertificate(rec.Chain[0])

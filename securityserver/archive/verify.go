@@ -16,6 +16,7 @@ import (
 
 	"github.com/jisr-bus/jisr/internal/xroad"
 	"github.com/jisr-bus/jisr/pki/tsa"
+	"github.com/jisr-bus/jisr/securityserver/message"
 	"github.com/jisr-bus/jisr/securityserver/msglog"
 )
 
@@ -142,6 +143,10 @@ type fileState struct {
 	payload []byte // the manifest JSON
 
 	prevStampTo int64 // the end of the last time-stamp checked
+
+	// cache spares re-verifying each record's (identical) chain and OCSP
+	// signatures; validity and freshness are still checked per record.
+	cache *message.VerifyCache
 }
 
 func fail(id int64, name, reason string, err error) error {
@@ -171,7 +176,7 @@ func verifyFile(ctx context.Context, r io.ReaderAt, size int64, trust Trust, kee
 	if trust.OCSPFreshness == 0 {
 		trust.OCSPFreshness = DefaultOCSPFreshness
 	}
-	s := &fileState{trust: trust, byName: map[string]*entry{}, hashes: map[int64][]byte{}}
+	s := &fileState{trust: trust, byName: map[string]*entry{}, hashes: map[int64][]byte{}, cache: message.NewVerifyCache(0)}
 	steps := []func(context.Context) error{
 		func(ctx context.Context) error { return s.read(ctx, io.NewSectionReader(r, 0, size), keepBodies) },
 		s.checkManifest, s.checkEntries, s.checkRecords, s.checkTokens,

@@ -50,6 +50,9 @@ type Verifier struct {
 	// else has passed, so that only authentic requests consume message
 	// ids. Its window should be at least MaxSkew.
 	Replay ReplayGuard
+	// Cache, when set, saves re-verifying the signatures of chains and
+	// OCSP responses seen before (see VerifyCache).
+	Cache *VerifyCache
 }
 
 // Verified describes an accepted message, for the message log and for
@@ -210,6 +213,14 @@ func (v *Verifier) verify(sig, typ string, canonical, bodyDigest []byte, bodySiz
 // verifyChain verifies x5c[0] up to an approved root at time at and returns
 // the first verified chain (at least leaf and root).
 func (v *Verifier) verifyChain(x5c []*x509.Certificate, at time.Time) ([]*x509.Certificate, error) {
+	var key [32]byte
+	if v.Cache != nil {
+		var chain []*x509.Certificate
+		var ok bool
+		if chain, key, ok = v.Cache.chain(x5c, v.Roots, v.Intermediates, at); ok {
+			return chain, nil
+		}
+	}
 	inter := x509.NewCertPool()
 	if v.Intermediates != nil {
 		inter = v.Intermediates.Clone()
@@ -231,12 +242,19 @@ func (v *Verifier) verifyChain(x5c []*x509.Certificate, at time.Time) ([]*x509.C
 	if len(chains) == 0 || len(chains[0]) < 2 {
 		return nil, fmt.Errorf("%w: no chain from the certificate to a distinct root", ErrUntrustedChain)
 	}
+	if v.Cache != nil {
+		v.Cache.putChain(key, v.Roots, v.Intermediates, chains[0])
+	}
 	return chains[0], nil
 }
 
 // checkOCSP applies rule 8.
 func (v *Verifier) checkOCSP(der []byte, leaf, issuer *x509.Certificate, now time.Time) (*xocsp.Response, error) {
-	resp, err := ocsp.ParseResponse(der, leaf, issuer)
+	parse := ocsp.ParseResponse
+	if v.Cache != nil {
+		parse = v.Cache.parseOCSP
+	}
+	resp, err := parse(der, leaf, issuer)
 	if err != nil && v.OCSPResponders != nil {
 		resp, err = parseByApprovedResponder(der, leaf, v.OCSPResponders(issuer), now, err)
 	}

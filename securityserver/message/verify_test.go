@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -203,33 +204,42 @@ func TestVerifyRequestRefusals(t *testing.T) {
 		{"bad client", set(HeaderClient, "PS/GOV"), ErrMalformed},
 		{"wrong version", set(HeaderVersion, "jisr/2"), ErrMalformed},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c := &requestCase{h: signWith(t, w.consumer), body: body, v: *w.verifier}
-			tt.mutate(t, c)
-			var err error
-			h, sig, err := DecodeRequest(c.h)
-			if err == nil {
-				if c.replay {
-					rc, rerr := NewReplayCache(c.v.Clock, c.v.MaxSkew, 10)
-					if rerr != nil {
-						t.Fatal(rerr)
-					}
-					c.v.Replay = rc
-					if _, err := c.v.VerifyRequest(sig, h, c.body); err != nil {
-						t.Fatalf("first delivery: %v", err)
-					}
+	// Each case runs without a verification cache and with one shared by
+	// all cases, so that what an earlier case cached never lets a later
+	// one through.
+	cache := NewVerifyCache(0)
+	for _, cached := range []bool{false, true} {
+		for _, tt := range tests {
+			t.Run(fmt.Sprintf("%s/cached=%v", tt.name, cached), func(t *testing.T) {
+				c := &requestCase{h: signWith(t, w.consumer), body: body, v: *w.verifier}
+				if cached {
+					c.v.Cache = cache
 				}
-				_, err = c.v.VerifyRequest(sig, h, c.body)
-			}
-			if !errors.Is(err, tt.want) || (tt.want == nil) != (err == nil) {
-				t.Fatalf("got %v, want %v", err, tt.want)
-			}
-			if err != nil {
-				t.Log(err)
-				assertOnlySentinel(t, err, tt.want)
-			}
-		})
+				tt.mutate(t, c)
+				var err error
+				h, sig, err := DecodeRequest(c.h)
+				if err == nil {
+					if c.replay {
+						rc, rerr := NewReplayCache(c.v.Clock, c.v.MaxSkew, 10)
+						if rerr != nil {
+							t.Fatal(rerr)
+						}
+						c.v.Replay = rc
+						if _, err := c.v.VerifyRequest(sig, h, c.body); err != nil {
+							t.Fatalf("first delivery: %v", err)
+						}
+					}
+					_, err = c.v.VerifyRequest(sig, h, c.body)
+				}
+				if !errors.Is(err, tt.want) || (tt.want == nil) != (err == nil) {
+					t.Fatalf("got %v, want %v", err, tt.want)
+				}
+				if err != nil {
+					t.Log(err)
+					assertOnlySentinel(t, err, tt.want)
+				}
+			})
+		}
 	}
 }
 
