@@ -90,3 +90,42 @@ func openForAudit(ctx context.Context, cfg *Config) (*msglog.Log, archive.WriteO
 	}
 	return l, archive.WriteOptions{Server: cfg.ID(), Signer: archive.ManifestSigner{Key: signer, Chain: chain}}, closeAll, nil
 }
+
+// LogVerification is what VerifyLog found.
+type LogVerification struct {
+	Chain      msglog.VerifyResult
+	Timestamps msglog.TimestampsResult
+	Purged     msglog.Purged
+}
+
+// VerifyLog checks the message log in the security server's database as
+// it stands: the hash chain from the first record kept to the head, and
+// every stored time-stamp (range, head hash, token) with verifyToken. It
+// needs no keys: bodies are covered by their digests. A *msglog.ChainError
+// or *msglog.TimestampError names the first record or token at fault.
+func VerifyLog(ctx context.Context, cfg *Config, verifyToken func(token, digest []byte) error) (LogVerification, error) {
+	var l *msglog.Log
+	var err error
+	if cfg.Database.Driver == "postgres" {
+		dsn, derr := readDSN(cfg.Database)
+		if derr != nil {
+			return LogVerification{}, derr
+		}
+		l, err = msglog.OpenPostgres(ctx, dsn, msglog.MetadataOnly())
+	} else {
+		l, err = msglog.OpenSQLite(ctx, filepath.Join(cfg.Dir, LogDBFile), msglog.MetadataOnly())
+	}
+	if err != nil {
+		return LogVerification{}, err
+	}
+	defer l.Close()
+	var v LogVerification
+	if v.Purged, err = l.Purged(ctx); err != nil {
+		return v, err
+	}
+	if v.Chain, err = l.VerifyChain(ctx, 0, 0); err != nil {
+		return v, err
+	}
+	v.Timestamps, err = l.VerifyTimestamps(ctx, verifyToken)
+	return v, err
+}

@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jisr-bus/jisr/internal/store"
 	"github.com/jisr-bus/jisr/pki/tsa"
 	"github.com/jisr-bus/jisr/securityserver/msglog"
 )
@@ -382,6 +383,24 @@ func TestExchangeThroughSecurityServers(t *testing.T) {
 		if msg := run(t, true, "audit", "verify", bad, "--roots", p.rootPEM); !strings.Contains(msg, "does NOT verify") || !strings.Contains(msg, "record") {
 			t.Fatalf("%s: tampered archive: %s", ss.id, msg)
 		}
+	}
+
+	// The live log in the database verifies too (chain and tokens); once
+	// an operator deletes one record there, it no longer does, and the
+	// failure names the record.
+	if out := run(t, false, "audit", "verify", "--log", provider.cfg, "--roots", p.rootPEM); !strings.Contains(out, `"verified": true`) {
+		t.Fatalf("audit verify --log: %s", out)
+	}
+	db, err := store.OpenSQLite(context.Background(), filepath.Join(filepath.Dir(provider.cfg), "msglog.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`DELETE FROM msglog_records WHERE id = 2`); err != nil {
+		t.Fatal(err)
+	}
+	_ = db.Close()
+	if msg := run(t, true, "audit", "verify", "--log", provider.cfg, "--roots", p.rootPEM); !strings.Contains(msg, "does NOT verify") || !strings.Contains(msg, "record 2") {
+		t.Fatalf("audit verify --log after deleting record 2: %s", msg)
 	}
 }
 

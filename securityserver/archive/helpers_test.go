@@ -101,6 +101,7 @@ type world struct {
 	trust  Trust
 	clk    clock.Clock
 	n      int
+	dbPath string // the log's SQLite file
 }
 
 // newWorld creates the log and appends exchanges, stamping after each
@@ -118,7 +119,8 @@ func newWorld(t testing.TB, batches ...int) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := msglog.OpenSQLite(ctx, storetest.SQLitePath(t), msglog.WithKeys(keys), msglog.WithClock(clock.NewFake(start.Add(2*time.Second))))
+	dbPath := storetest.SQLitePath(t)
+	l, err := msglog.OpenSQLite(ctx, dbPath, msglog.WithKeys(keys), msglog.WithClock(clock.NewFake(start.Add(2*time.Second))))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +136,7 @@ func newWorld(t testing.TB, batches ...int) *world {
 	w := &world{ctx: ctx, log: l, fix: &msglogtest.Fixture{Consumer: sig(msglogtest.ConsumerMember), Provider: sig(msglogtest.ProviderMember)},
 		ts: ts, tsa: ta, pki: p, signer: ManifestSigner{Key: authKey, Chain: authChain},
 		trust: Trust{Roots: p.Roots(), VerifyTimestamp: TSAVerifier(tsaRoots, nil)},
-		clk:   clock.NewFake(start.Add(time.Hour))}
+		clk:   clock.NewFake(start.Add(time.Hour)), dbPath: dbPath}
 	for _, n := range batches {
 		w.exchanges(t, n)
 		w.stamp(t)

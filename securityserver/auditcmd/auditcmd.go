@@ -34,10 +34,10 @@ func New(stdout io.Writer) *cobra.Command {
 }
 
 func newVerify(stdout io.Writer) *cobra.Command {
-	var roots, prev, decryptKey string
+	var roots, prev, decryptKey, logConfig string
 	var evidence, first bool
 	c := &cobra.Command{
-		Use:   "verify ARCHIVE|DIR... --roots root-ca.pem [--prev-manifest HEX | --first] [--decrypt-key auditor.key]",
+		Use:   "verify (ARCHIVE|DIR...|--log ss.yaml) --roots root-ca.pem [--prev-manifest HEX | --first] [--decrypt-key auditor.key]",
 		Short: "Verify archives: manifest signature, every record's signature, certificate chain and OCSP at signing time, hash chain, time-stamps, links between archives",
 		Long: `verify checks archives written by "jisr ss archive" (or the server's periodic
 archiver) with nothing but the instance's root certificate(s): the manifest's
@@ -52,9 +52,13 @@ archive fails. --prev-manifest names what the first archive must link to;
 --first says it must be the first archive the server wrote. Encrypted archives
 (.jwe) are opened with --decrypt-key, the auditor's EC private key (PEM).
 
+With --log ss.yaml (run on the security server) it checks the message log in
+the database as it stands instead: the hash chain up to the head and every
+stored time-stamp, naming the first record or token at fault.
+
 It prints a JSON report and exits non-zero naming the failing archive and
 record.`,
-		Args: cobra.MinimumNArgs(1),
+		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			pemBytes, err := os.ReadFile(roots)
 			if err != nil {
@@ -80,6 +84,12 @@ record.`,
 				if key, err = readECKey(decryptKey); err != nil {
 					return err
 				}
+			}
+			if logConfig != "" {
+				return verifyLog(cmd, stdout, logConfig, trust)
+			}
+			if len(args) == 0 {
+				return errors.New("give archives, an archive directory, or --log")
 			}
 			if evidence {
 				if len(args) != 1 {
@@ -137,8 +147,24 @@ record.`,
 	c.Flags().BoolVar(&first, "first", false, "the first archive must be the server's first")
 	c.Flags().StringVar(&decryptKey, "decrypt-key", "", "auditor's EC private key (PEM) for encrypted archives")
 	c.Flags().BoolVar(&evidence, "evidence", false, "the file is an evidence file from `jisr audit export`")
+	c.Flags().StringVar(&logConfig, "log", "", "verify the live message log of the security server with this ss.yaml instead")
 	_ = c.MarkFlagRequired("roots")
 	return c
+}
+
+func verifyLog(cmd *cobra.Command, stdout io.Writer, cfgPath string, trust archive.Trust) error {
+	cfg, err := securityserver.LoadConfig(cfgPath)
+	if err != nil {
+		return err
+	}
+	v, err := securityserver.VerifyLog(cmd.Context(), cfg, trust.VerifyTimestamp)
+	if err != nil {
+		return fmt.Errorf("message log of %s does NOT verify: %w", cfg.ServerID, err)
+	}
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(map[string]any{"verified": true, "server": cfg.ServerID, "firstId": v.Chain.From, "lastId": v.Chain.To,
+		"tokens": v.Timestamps.Tokens, "stampedUpTo": v.Timestamps.To, "purgedUpTo": v.Purged.LastID})
 }
 
 // archivePaths expands directories to their archive files in chain order.
