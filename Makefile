@@ -8,19 +8,6 @@ FUZZTIME    ?= 10s
 FUZZTIME_LONG ?= 60s
 DEMO_DIR    ?= $(CURDIR)/.demo
 
-# Every fuzz target, as package:Target.
-FUZZ_TARGETS := \
-	./internal/xroad:FuzzParse \
-	./internal/globalconf:FuzzVerify \
-	./pki/profile:FuzzIDFromURIs \
-	./securityserver/message:FuzzDecodeRequest \
-	./internal/mgmtproto:FuzzParse \
-	./securityserver/proxy:FuzzClientRequest \
-	./securityserver/conf:FuzzMatchPath \
-	./securityserver/message:FuzzCanonical \
-	./pki/ocsp:FuzzOCSPRequest \
-	./pki/tsa:FuzzParseRequest
-
 .PHONY: all build test vet lint unit pkcs11 demo bench fuzz fuzz-long clean
 
 all: build
@@ -53,9 +40,12 @@ demo: build
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-## fuzz: each fuzz target briefly
+## fuzz: every fuzz target of the module (found by `go test -list`) briefly;
+## crashers land in the package's testdata/fuzz/ (commit them with the fix)
 fuzz:
-	@set -e; for t in $(FUZZ_TARGETS); do \
+	@set -e; targets=$$($(GO) test -list '^Fuzz' ./... | awk '/^Fuzz/ { n[++c] = $$1 } /^ok/ { for (i = 1; i <= c; i++) print $$2 ":" n[i]; c = 0 }'); \
+	test -n "$$targets"; \
+	for t in $$targets; do \
 		pkg=$${t%%:*}; name=$${t##*:}; \
 		echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
 		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 200x $$pkg; \

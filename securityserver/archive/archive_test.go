@@ -18,6 +18,7 @@ import (
 	"github.com/jisr-bus/jisr/internal/testpki"
 	"github.com/jisr-bus/jisr/internal/testutil"
 	"github.com/jisr-bus/jisr/pki/profile"
+	"github.com/jisr-bus/jisr/securityserver/message"
 )
 
 func TestWriteVerify(t *testing.T) {
@@ -295,6 +296,7 @@ func TestGolden(t *testing.T) {
 // archive and variants of it: it must never panic.
 func FuzzVerify(f *testing.F) {
 	b, trust := goldenTrust(f)
+	trust.Cache = message.NewVerifyCache(0)
 	f.Add(b)
 	f.Add(b[:len(b)/2])
 	f.Add([]byte{})

@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+
+	"github.com/jisr-bus/jisr/securityserver/message"
 )
 
 // SequenceFile is one archive of a sequence to verify.
@@ -24,6 +26,9 @@ type SequenceFile struct {
 // names the file that fails.
 func VerifySequence(ctx context.Context, files []SequenceFile, trust Trust) ([]*Report, error) {
 	var reps []*Report
+	if trust.Cache == nil {
+		trust.Cache = message.NewVerifyCache(0)
+	}
 	for i, f := range files {
 		tr := trust
 		if i > 0 {

@@ -54,6 +54,9 @@ type Trust struct {
 	// manifest hash must be (Manifest.Hash of the previous archive, or an
 	// empty non-nil slice for the first archive).
 	PrevManifestHash []byte
+	// Cache, when set, is shared by the verifications that use this Trust
+	// (a sequence of archives); each file gets its own otherwise.
+	Cache *message.VerifyCache
 }
 
 // TSAVerifier returns a Trust.VerifyTimestamp that checks tokens with
@@ -176,7 +179,10 @@ func verifyFile(ctx context.Context, r io.ReaderAt, size int64, trust Trust, kee
 	if trust.OCSPFreshness == 0 {
 		trust.OCSPFreshness = DefaultOCSPFreshness
 	}
-	s := &fileState{trust: trust, byName: map[string]*entry{}, hashes: map[int64][]byte{}, cache: message.NewVerifyCache(0)}
+	s := &fileState{trust: trust, byName: map[string]*entry{}, hashes: map[int64][]byte{}, cache: trust.Cache}
+	if s.cache == nil {
+		s.cache = message.NewVerifyCache(0)
+	}
 	steps := []func(context.Context) error{
 		func(ctx context.Context) error { return s.read(ctx, io.NewSectionReader(r, 0, size), keepBodies) },
 		s.checkManifest, s.checkEntries, s.checkRecords, s.checkTokens,
