@@ -37,12 +37,19 @@ type ssUnderTestProc struct {
 // registration officer) and client add (approved) for one security server.
 func setupSS(t *testing.T, p *pkiUnderTest, c *centralUnderTest, id, client, pass string, clientArgs ...string) *ssUnderTestProc {
 	t.Helper()
+	return setupSSWith(t, p, c, id, client, pass, nil, clientArgs...)
+}
+
+// setupSSWith is setupSS with extra `jisr ss init` arguments (more
+// addresses, a PostgreSQL database).
+func setupSSWith(t *testing.T, p *pkiUnderTest, c *centralUnderTest, id, client, pass string, initArgs []string, clientArgs ...string) *ssUnderTestProc {
+	t.Helper()
 	s := &ssUnderTestProc{id: id, clientAddr: freeAddr(t), peerAddr: freeAddr(t), adminAddr: freeAddr(t)}
 	dir := filepath.Join(t.TempDir(), "ss")
-	run(t, false, "ss", "init", "--server-id", id, "--dir", dir, "--anchor", filepath.Join(c.dir, "anchor.json"),
-		"--address", "localhost:"+port(s.peerAddr), "--passphrase-file", pass,
+	run(t, false, append([]string{"ss", "init", "--server-id", id, "--dir", dir, "--anchor", filepath.Join(c.dir, "anchor.json"),
+		"--address", "localhost:" + port(s.peerAddr), "--passphrase-file", pass,
 		"--client-http-listen", s.clientAddr, "--client-https-listen", freeAddr(t),
-		"--peer-listen", s.peerAddr, "--admin-listen", s.adminAddr)
+		"--peer-listen", s.peerAddr, "--admin-listen", s.adminAddr}, initArgs...)...)
 	s.cfg = filepath.Join(dir, "ss.yaml")
 	parts := strings.Split(id, "/")
 	authTok := strings.TrimSpace(run(t, false, "pki", "token", "--config", p.cfg, "--kind", "auth", "--id", "SERVER:"+id, "--dns", "localhost"))
@@ -100,6 +107,13 @@ func (s *seen) last() (*http.Request, []byte) {
 // processes but for the security servers, which the caller starts.
 func exchangeWorld(t *testing.T, got *seen) (p *pkiUnderTest, c *centralUnderTest, provider, consumer *ssUnderTestProc, backendURL string) {
 	t.Helper()
+	return exchangeWorldWith(t, got, nil)
+}
+
+// exchangeWorldWith is exchangeWorld with extra `jisr ss init` arguments
+// for the provider's security server.
+func exchangeWorldWith(t *testing.T, got *seen, providerInit []string) (p *pkiUnderTest, c *centralUnderTest, provider, consumer *ssUnderTestProc, backendURL string) {
+	t.Helper()
 	p = startPKI(t)
 	c = startCentral(t, p)
 	pass := filepath.Join(t.TempDir(), "ss-pass")
@@ -120,7 +134,7 @@ func exchangeWorld(t *testing.T, got *seen) (p *pkiUnderTest, c *centralUnderTes
 	}))
 	t.Cleanup(backend.Close)
 
-	provider = setupSS(t, p, c, "PS/GOV/MOI/ss1", "PS/GOV/MOI/civil-registry", pass)
+	provider = setupSSWith(t, p, c, "PS/GOV/MOI/ss1", "PS/GOV/MOI/civil-registry", pass, providerInit)
 	// The portal keeps no message bodies in its log (body logging off).
 	consumer = setupSS(t, p, c, "PS/GOV/CAB/ss1", "PS/GOV/CAB/portal", pass, "--body-logging", "METADATA_ONLY")
 	oas := filepath.Join(t.TempDir(), "persons.yaml")
