@@ -34,6 +34,7 @@ type centralUnderTest struct {
 	dir, cfg                      string
 	adminAddr, confAddr, mgmtAddr string
 	anchor                        *globalconf.Anchor
+	proc                          *proc // `jisr central serve`
 }
 
 // startCentral runs `jisr central init --pki-dir` and `jisr central serve` as
@@ -47,8 +48,8 @@ func startCentral(t *testing.T, p *pkiUnderTest) *centralUnderTest {
 		"--admin-listen", c.adminAddr, "--configuration-listen", c.confAddr, "--management-listen", c.mgmtAddr)
 	c.cfg = filepath.Join(c.dir, "central.yaml")
 
-	logs := serveProcess(t, "central", "serve", "--config", c.cfg, "--log-format", "text")
-	waitHealthy(t, "http://"+c.adminAddr+"/healthz", logs)
+	c.proc = startProc(t, "central", "serve", "--config", c.cfg, "--log-format", "text")
+	waitHealthy(t, "http://"+c.adminAddr+"/healthz", c.proc.logs)
 
 	anchorPath := filepath.Join(c.dir, "anchor.json")
 	run(t, false, "central", "anchor", "--config", c.cfg, "--out", anchorPath)

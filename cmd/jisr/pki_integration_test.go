@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -58,22 +59,54 @@ func TestMain(m *testing.M) {
 // returned for waitHealthy.
 func serveProcess(t *testing.T, args ...string) *bytes.Buffer {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, jisrBin, args...)
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	logs := &bytes.Buffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	return startProc(t, args...).logs
+}
+
+// proc is a serving `jisr` process that a test may stop (SIGINT, graceful)
+// and start again with the same arguments.
+type proc struct {
+	t    *testing.T
+	args []string
+	logs *bytes.Buffer
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+}
+
+// startProc starts `jisr ARGS…`; it is stopped at test cleanup.
+func startProc(t *testing.T, args ...string) *proc {
+	t.Helper()
+	p := &proc{t: t, args: args, logs: &bytes.Buffer{}}
+	p.start()
 	t.Cleanup(func() {
-		cancel()
-		_ = cmd.Wait()
+		p.stop()
 		if t.Failed() {
-			t.Logf("jisr %v logs:\n%s", args, logs.String())
+			t.Logf("jisr %v logs:\n%s", args, p.logs.String())
 		}
 	})
-	return logs
+	return p
+}
+
+func (p *proc) start() {
+	p.t.Helper()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cmd = exec.Command(jisrBin, p.args...)
+	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
+	if err := p.cmd.Start(); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// stop interrupts the process and waits for it to exit.
+func (p *proc) stop() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil {
+		return
+	}
+	_ = p.cmd.Process.Signal(os.Interrupt)
+	_ = p.cmd.Wait()
+	p.cmd = nil
 }
 
 // freeAddr returns a loopback address with a port that was free a moment ago.
@@ -117,6 +150,7 @@ type pkiUnderTest struct {
 	roots                     *x509.CertPool
 	rootPEM, interPEM, tsaPEM string
 	httpClient                *http.Client
+	proc                      *proc // `jisr pki serve`
 }
 
 // startPKI runs `jisr pki init` and `jisr pki serve` as real processes on
@@ -135,7 +169,8 @@ func startPKI(t *testing.T) *pkiUnderTest {
 		"--admin-listen", p.adminAddr, "--acme-challenge-port", port(p.challengeAddr))
 	p.cfg = filepath.Join(p.dir, "pki.yaml")
 
-	logs := serveProcess(t, "pki", "serve", "--config", p.cfg, "--log-format", "text")
+	p.proc = startProc(t, "pki", "serve", "--config", p.cfg, "--log-format", "text")
+	logs := p.proc.logs
 
 	certs := filepath.Join(p.dir, "certs")
 	p.rootPEM = filepath.Join(certs, ca.FileRoot)
