@@ -27,6 +27,7 @@ import (
 	"github.com/jisr-bus/jisr/internal/ports"
 	"github.com/jisr-bus/jisr/internal/xroad"
 	"github.com/jisr-bus/jisr/pki/keys"
+	"github.com/jisr-bus/jisr/securityserver/msglog"
 )
 
 // Layout of a security server directory.
@@ -78,10 +79,37 @@ type Config struct {
 	MemoryLimit int64 `yaml:"memoryLimit,omitempty"`
 	// MaxBodySize bounds request and response bodies; default 1 GiB.
 	MaxBodySize int64 `yaml:"maxBodySize,omitempty"`
+	// Opmon configures operational monitoring (docs/operations.md).
+	Opmon OpmonConfig `yaml:"opmon,omitempty"`
+	// Readiness configures the checks of /readyz.
+	Readiness ReadinessConfig `yaml:"readiness,omitempty"`
+	// MaxLoggedBody is the largest message body the message log stores
+	// (encrypted); larger bodies are logged by digest and size. Default
+	// 10 MiB (X-Road's), at most 64 MiB.
+	MaxLoggedBody int64 `yaml:"maxLoggedBody,omitempty"`
 	// Archive configures periodic message-log archives and retention.
 	Archive ArchiveConfig `yaml:"archive,omitempty"`
 
 	serverID xroad.ServerID
+}
+
+// OpmonConfig configures operational monitoring.
+type OpmonConfig struct {
+	// RetentionDays is how long records are kept; default 7.
+	RetentionDays int `yaml:"retentionDays,omitempty"`
+	// MonitoringClient, header form, may read every record through the
+	// query API, as the owner may (X-Road's central monitoring client);
+	// default none.
+	MonitoringClient string `yaml:"monitoringClient,omitempty"`
+
+	monitoringClient xroad.ClientID
+}
+
+// ReadinessConfig configures /readyz.
+type ReadinessConfig struct {
+	// CertificateExpiryDays: the server is not ready once one of its own
+	// certificates expires within this many days; default 14.
+	CertificateExpiryDays int `yaml:"certificateExpiryDays,omitempty"`
 }
 
 // DatabaseConfig selects the database of the local configuration and the
@@ -202,6 +230,15 @@ func (c *Config) Validate() error {
 	if c.RefreshInterval < time.Second || c.MemoryLimit < 0 || c.MaxBodySize < 0 {
 		return errors.New("refreshInterval must be ≥ 1s; memoryLimit and maxBodySize positive")
 	}
+	if err := c.validateMonitoring(); err != nil {
+		return err
+	}
+	if c.MaxLoggedBody == 0 {
+		c.MaxLoggedBody = msglog.DefaultMaxLoggedBody
+	}
+	if c.MaxLoggedBody < 0 || c.MaxLoggedBody > msglog.MaxBodySize {
+		return fmt.Errorf("maxLoggedBody must be 1..%d bytes", msglog.MaxBodySize)
+	}
 	if err := c.Archive.validate(c.Dir); err != nil {
 		return fmt.Errorf("archive: %w", err)
 	}
@@ -238,4 +275,29 @@ func labelPart(p string) string {
 		}
 	}
 	return b.String()
+}
+
+// validateMonitoring checks the opmon and readiness sections and fills in
+// their defaults.
+func (c *Config) validateMonitoring() error {
+	if c.Opmon.RetentionDays == 0 {
+		c.Opmon.RetentionDays = defaultOpmonRetentionDays
+	}
+	if c.Opmon.RetentionDays < 1 {
+		return errors.New("opmon.retentionDays must be at least 1")
+	}
+	if c.Opmon.MonitoringClient != "" {
+		id, err := xroad.ParseClient(c.Opmon.MonitoringClient)
+		if err != nil {
+			return fmt.Errorf("opmon.monitoringClient: %w", err)
+		}
+		c.Opmon.monitoringClient = id
+	}
+	if c.Readiness.CertificateExpiryDays == 0 {
+		c.Readiness.CertificateExpiryDays = defaultCertExpiryDays
+	}
+	if c.Readiness.CertificateExpiryDays < 0 {
+		return errors.New("readiness.certificateExpiryDays must not be negative")
+	}
+	return nil
 }

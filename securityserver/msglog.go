@@ -30,10 +30,6 @@ import (
 const (
 	BodyKeyFile = "msglog-body.key"
 	bodyKeyID   = "body-1"
-	// maxLoggedBody bounds the bodies kept in the log; larger bodies are
-	// logged by digest and size only (streaming them into the log is the
-	// message-log issue's work).
-	maxLoggedBody = 10 << 20
 )
 
 // messageLog adapts msglog.Log to proxy.MessageLog.
@@ -59,7 +55,8 @@ func openMessageLog(ctx context.Context, cfg *Config, clk clock.Clock, local *Lo
 		c, ok := local.View().Client(local_)
 		return !ok || c.BodyLogging != conf.BodyLoggingMetadataOnly
 	}
-	opts := []msglog.Option{msglog.WithClock(clk), msglog.WithKeys(keys), msglog.WithBodyPolicy(bodies), msglog.WithRegisterer(reg)}
+	opts := []msglog.Option{msglog.WithClock(clk), msglog.WithKeys(keys), msglog.WithBodyPolicy(bodies), msglog.WithRegisterer(reg),
+		msglog.WithMaxLoggedBody(cfg.MaxLoggedBody)}
 	var l *msglog.Log
 	if cfg.Database.Driver == "postgres" {
 		dsn, derr := readDSN(cfg.Database)
@@ -173,7 +170,7 @@ func (m *messageLog) append(ctx context.Context, rec *proxy.Record) error {
 		r.Direction, r.RequestDigest, r.Status = msglog.Response, rec.RequestDigest, rec.Status
 		r.Method, r.Path, r.Query = "", "", ""
 	}
-	if rec.Body != nil && r.BodySize > 0 && r.BodySize <= maxLoggedBody && m.log.WantsBody(&r) {
+	if rec.Body != nil && r.BodySize > 0 && m.log.WantsBody(&r) {
 		body, err := readAll(rec.Body)
 		if err != nil {
 			return fmt.Errorf("message log: reading the body: %w", err)
@@ -189,7 +186,7 @@ func readAll(b proxy.Body) ([]byte, error) {
 		return nil, err
 	}
 	defer rc.Close()
-	return io.ReadAll(io.LimitReader(rc, maxLoggedBody+1))
+	return io.ReadAll(io.LimitReader(rc, msglog.MaxBodySize+1))
 }
 
 // Ping reports whether the log is open. (Whether the database accepts

@@ -90,6 +90,7 @@ type options struct {
 	keys          KeyProvider
 	bodies        BodyPolicy
 	metadataOnly  bool
+	maxLoggedBody int64
 	maxBatch      int
 	commitTimeout time.Duration
 	sqliteOpts    []store.SQLiteOption
@@ -113,6 +114,11 @@ func WithBodyPolicy(p BodyPolicy) Option { return func(o *options) { o.bodies = 
 // MetadataOnly logs no bodies at all; no KeyProvider is then needed to
 // append (one may still be given to read bodies logged before).
 func MetadataOnly() Option { return func(o *options) { o.metadataOnly = true } }
+
+// WithMaxLoggedBody sets the largest body that is stored (default
+// DefaultMaxLoggedBody, at most MaxBodySize); larger bodies are logged by
+// digest and size only.
+func WithMaxLoggedBody(n int64) Option { return func(o *options) { o.maxLoggedBody = n } }
 
 // WithMaxBatch sets how many records one transaction commits at most
 // (default DefaultMaxBatch; at least 1).
@@ -142,6 +148,7 @@ func buildOptions(opts []Option) (options, error) {
 	o := options{
 		clk:           clock.System(),
 		maxBatch:      DefaultMaxBatch,
+		maxLoggedBody: DefaultMaxLoggedBody,
 		commitTimeout: DefaultCommitTimeout,
 		sqliteOpts:    []store.SQLiteOption{store.SQLiteSynchronous(store.SyncFull)},
 	}
@@ -155,6 +162,8 @@ func buildOptions(opts []Option) (options, error) {
 		return o, fmt.Errorf("msglog: batch limit %d, want at least 1", o.maxBatch)
 	case o.commitTimeout <= 0:
 		return o, errors.New("msglog: commit timeout must be positive")
+	case o.maxLoggedBody < 0 || o.maxLoggedBody > MaxBodySize:
+		return o, fmt.Errorf("msglog: logged body maximum must be 0..%d bytes", MaxBodySize)
 	case o.keys == nil && !o.metadataOnly:
 		return o, errors.New("msglog: body logging needs a KeyProvider (WithKeys), or MetadataOnly")
 	}
@@ -286,10 +295,12 @@ func newLog(ctx context.Context, db *sql.DB, dialect store.Dialect, o options, c
 }
 
 // WantsBody reports whether Append logs r's body, so that the caller need
-// not read a body that will not be logged. It depends on r.Side, r.Client
-// and r.Service only.
+// not read a body that will not be logged. It depends on r.Side, r.Client,
+// r.Service and r.BodySize only: a body larger than the logged maximum
+// (WithMaxLoggedBody) is logged by its digest and size alone, like every
+// body of a subsystem whose body logging is off.
 func (l *Log) WantsBody(r *Record) bool {
-	if l.o.metadataOnly {
+	if l.o.metadataOnly || r.BodySize > l.o.maxLoggedBody {
 		return false
 	}
 	return l.o.bodies == nil || l.o.bodies(r.localSubsystem())

@@ -197,6 +197,9 @@ const (
 	// MaxBodySize bounds a logged body (the body is held in memory while
 	// it is encrypted and written).
 	MaxBodySize = 64 << 20
+	// DefaultMaxLoggedBody is the default largest body stored: X-Road's
+	// 10 MiB. Larger bodies are logged by digest and size.
+	DefaultMaxLoggedBody = 10 << 20
 	// maxSignatureLength bounds the compact JWS.
 	maxSignatureLength = 1 << 20
 )
