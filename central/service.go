@@ -312,6 +312,7 @@ func (s *Service) Serve(ctx context.Context, ready func()) error {
 	confMux.Handle("GET "+ConfigurationPath, s.publisher.Handler())
 	confMux.Handle("HEAD "+ConfigurationPath, s.publisher.Handler())
 	confMux.HandleFunc("GET /healthz", s.serveHealth)
+	confMux.Handle("GET /readyz", daemon.ReadyHandler(s.CheckHealth, 0))
 
 	mgmtMux := http.NewServeMux()
 	mgmtMux.HandleFunc("GET /healthz", s.serveHealth)
@@ -330,7 +331,7 @@ func (s *Service) Serve(ctx context.Context, ready func()) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { s.publisher.Run(pubCtx, s.cfg.Publishing.Interval) })
 	err := daemon.Serve(ctx, "central", s.log, &s.bound, []daemon.Listener{
-		{Name: "admin", Addr: s.cfg.Listen.Admin, Handler: s.api.Handler()},
+		{Name: "admin", Addr: s.cfg.Listen.Admin, Handler: withReady(s.api.Handler(), daemon.ReadyHandler(s.CheckHealth, 0))},
 		{Name: "configuration", Addr: s.cfg.Listen.Configuration, Handler: confMux},
 		{Name: "management", Addr: s.cfg.Listen.Management, Handler: mgmtMux, TLS: mgmtTLS},
 	}, ready)
@@ -362,4 +363,17 @@ func (s *Service) CheckHealth(ctx context.Context) *daemon.Health {
 
 func (s *Service) serveHealth(w http.ResponseWriter, r *http.Request) {
 	s.CheckHealth(r.Context()).Write(w)
+}
+
+// withReady answers GET /readyz with ready (the readiness checks: database
+// reachable, configuration keys sign, latest configuration not expired)
+// and hands everything else to h.
+func withReady(h, ready http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/readyz" && r.Method == http.MethodGet {
+			ready.ServeHTTP(w, r)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }

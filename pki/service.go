@@ -207,11 +207,17 @@ func (s *Service) Serve(ctx context.Context, ready func()) error {
 	}, ready)
 }
 
-// withHealth answers GET /healthz itself and hands everything else to h.
+// withHealth answers GET /healthz and GET /readyz itself and hands
+// everything else to h.
 func (s *Service) withHealth(h http.Handler) http.Handler {
+	ready := daemon.ReadyHandler(s.CheckHealth, 0)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/healthz" && r.Method == http.MethodGet {
 			s.serveHealth(w, r)
+			return
+		}
+		if r.URL.Path == "/readyz" && r.Method == http.MethodGet {
+			ready.ServeHTTP(w, r)
 			return
 		}
 		h.ServeHTTP(w, r)
@@ -265,6 +271,7 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 func (s *Service) adminHandler() http.Handler {
 	r := chi.NewRouter()
 	r.Get("/healthz", s.serveHealth)
+	r.Method(http.MethodGet, "/readyz", daemon.ReadyHandler(s.CheckHealth, 0))
 	r.Handle("/metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{Registry: s.registry}))
 	r.Group(func(r chi.Router) {
 		r.Use(s.requireAdmin)

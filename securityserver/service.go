@@ -23,6 +23,7 @@ import (
 	"github.com/jisr-bus/jisr/internal/clock"
 	"github.com/jisr-bus/jisr/internal/daemon"
 	"github.com/jisr-bus/jisr/internal/globalconf"
+	"github.com/jisr-bus/jisr/internal/xroad"
 	"github.com/jisr-bus/jisr/pki/keys"
 	"github.com/jisr-bus/jisr/pki/profile"
 	"github.com/jisr-bus/jisr/securityserver/archive"
@@ -50,6 +51,8 @@ type Service struct {
 	confStore conf.Store
 	local     *LocalView
 	msglog    *messageLog
+	mon       *monitoring                          // operational monitoring (monitoring.go)
+	signCerts map[xroad.MemberID]*x509.Certificate // sign certificates loaded, for readiness and metrics
 	client    *proxy.ClientProxy
 	server    *proxy.ServerProxy
 
@@ -68,7 +71,8 @@ func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.log = l } }
 // New opens the key store, the databases and the last good global
 // configuration, loads the server's identity and builds both proxies.
 func New(ctx context.Context, cfg *Config, opts ...Option) (_ *Service, err error) {
-	s := &Service{cfg: cfg, clk: clock.System(), log: slog.New(slog.DiscardHandler), registry: prometheus.NewRegistry()}
+	s := &Service{cfg: cfg, clk: clock.System(), log: slog.New(slog.DiscardHandler), registry: prometheus.NewRegistry(),
+		signCerts: map[xroad.MemberID]*x509.Certificate{}}
 	for _, o := range opts {
 		o(s)
 	}
@@ -134,6 +138,11 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (_ *Service, err erro
 			return nil, fmt.Errorf("security server: %w", err)
 		}
 	}
+	// Operational monitoring and metrics (monitoring.go).
+	if s.mon, err = openMonitoring(ctx, cfg, s.clk, s.registry, s.log.With("component", "opmon"), s.gc, s.local); err != nil {
+		return nil, err
+	}
+	s.registry.MustRegister(s.identity, &certExpiry{clk: s.clk, server: cfg.ID(), auth: s.identity.AuthCertificate, sign: s.signCerts})
 	replay, err := message.NewReplayCache(s.clk, 10*time.Minute, 1_000_000)
 	if err != nil {
 		return nil, fmt.Errorf("security server: %w", err)
@@ -144,10 +153,11 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (_ *Service, err erro
 	}
 	s.client = proxy.NewClientProxy(proxy.ClientConfig{ServerID: cfg.ID(), Conf: s.gc, Clients: s.local, Signer: s.identity,
 		Transport: s.transport, Log: s.msglog, Clock: s.clk, Logger: s.log.With("component", "client-proxy"),
-		MemoryLimit: cfg.MemoryLimit, MaxBodySize: cfg.MaxBodySize, TempDir: spool})
+		MemoryLimit: cfg.MemoryLimit, MaxBodySize: cfg.MaxBodySize, TempDir: spool, Observer: s.mon.observer})
 	s.server = proxy.NewServerProxy(proxy.ServerConfig{Conf: s.gc, Peers: s.peerSrv, Clients: s.local, Access: s.local,
 		Metadata: s.local, Signer: s.identity, Log: s.msglog, Replay: replay, Clock: s.clk,
-		Logger: s.log.With("component", "server-proxy"), MemoryLimit: cfg.MemoryLimit, MaxBodySize: cfg.MaxBodySize, TempDir: spool})
+		Logger: s.log.With("component", "server-proxy"), MemoryLimit: cfg.MemoryLimit, MaxBodySize: cfg.MaxBodySize, TempDir: spool,
+		ServerID: cfg.ID(), Observer: s.mon.observer})
 	return s, nil
 }
 
@@ -185,6 +195,7 @@ func (s *Service) loadIdentity(ctx context.Context) error {
 		if err := s.identity.AddSignKey(m, key, chain); err != nil {
 			return fmt.Errorf("security server: sign key of %s: %w", m, err)
 		}
+		s.signCerts[m] = chain[0]
 	}
 	if err := s.identity.Refresh(ctx); err != nil {
 		s.log.Warn("OCSP for own certificates not available yet", "err", err)
@@ -197,6 +208,9 @@ func (s *Service) Close() error {
 	var errs []error
 	if s.msglog != nil {
 		errs = append(errs, s.msglog.Close())
+	}
+	if s.mon != nil {
+		errs = append(errs, s.mon.Close())
 	}
 	if s.confStore != nil {
 		errs = append(errs, s.confStore.Close())
@@ -232,12 +246,13 @@ func (s *Service) Serve(ctx context.Context, ready func()) error {
 	wg.Go(func() { _ = s.identity.Run(ctx) })
 	wg.Go(func() { s.watchLocal(ctx) })
 	wg.Go(func() { _ = s.msglog.ts.Run(ctx) })
+	wg.Go(func() { _ = s.mon.retention.Run(ctx) })
 	if s.archiver != nil {
 		wg.Go(func() { s.archiver.Run(ctx) })
 	}
 	err = daemon.Serve(ctx, "security server", s.log, &s.bound, []daemon.Listener{
-		{Name: "clientHTTP", Addr: s.cfg.Listen.ClientHTTP, Handler: s.client},
-		{Name: "clientHTTPS", Addr: s.cfg.Listen.ClientHTTPS, Handler: s.client, TLS: &tls.Config{MinVersion: tls.VersionTLS12,
+		{Name: "clientHTTP", Addr: s.cfg.Listen.ClientHTTP, Handler: s.clientHandler()},
+		{Name: "clientHTTPS", Addr: s.cfg.Listen.ClientHTTPS, Handler: s.clientHandler(), TLS: &tls.Config{MinVersion: tls.VersionTLS12,
 			Certificates: []tls.Certificate{clientTLS}, ClientAuth: tls.RequestClientCert, NextProtos: []string{"h2", "http/1.1"}}},
 		{Name: "peer", Addr: s.cfg.Listen.Peer, Handler: s.server, TLS: s.peerSrv.TLSConfig()},
 		{Name: "admin", Addr: s.cfg.Listen.Admin, Handler: s.adminHandler()},
@@ -308,7 +323,7 @@ func (s *Service) adminHandler() http.Handler {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{Registry: s.registry}))
 	health := func(w http.ResponseWriter, r *http.Request) { s.CheckHealth(r.Context()).Write(w) }
 	mux.HandleFunc("GET /healthz", health)
-	mux.HandleFunc("GET /readyz", health)
+	mux.Handle("GET /readyz", daemon.ReadyHandler(s.CheckReady, 0))
 	s.adminAPI(mux)
 	return mux
 }

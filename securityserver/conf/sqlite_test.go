@@ -39,11 +39,11 @@ func TestNewOnCallerDB(t *testing.T) {
 		t.Fatal(err)
 	}
 	v, err := store.MigrationVersion(ctx, db, store.SQLite, conf.Migrations(), store.MigrationTable(conf.MigrationTable))
-	if err != nil || v != 1 {
-		t.Fatalf("migration version %d, %v; want 1", v, err)
+	if err != nil || v != 2 {
+		t.Fatalf("migration version %d, %v; want 2", v, err)
 	}
 	var n int
-	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM ss_counters`).Scan(&n); err != nil || n != 3 {
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM ss_counters`).Scan(&n); err != nil || n != 5 {
 		t.Fatalf("caller's database after Close: %d rows, %v", n, err)
 	}
 	// Opening again finds the schema current.

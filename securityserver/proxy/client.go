@@ -70,6 +70,9 @@ type ClientConfig struct {
 	// LogTimeout bounds one message log write (it runs detached from the
 	// client's request). Zero means 30 s.
 	LogTimeout time.Duration
+	// Observer, if not nil, is told about every r1 exchange when it has
+	// ended (operational monitoring, metrics).
+	Observer Observer
 }
 
 // ClientProxy is the client proxy: the http.Handler information systems
@@ -125,12 +128,30 @@ func (p *ClientProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case path == "/listClients":
 		err = p.listClients(w, r)
 	case strings.HasPrefix(path, "/r1/"):
-		err = p.exchange(w, r)
+		p.serveExchange(w, r)
+		return
 	default:
 		err = clientErr(CodeBadRequest, "not an X-Road REST request: the path must start with /r1/ or be /listClients", nil)
 	}
 	if err != nil {
 		xerr.Write(w, r, p.log, err, xerr.PrefixClientProxy+CodeInternalError)
+	}
+}
+
+// serveExchange runs one r1 exchange, writes the boundary error if it
+// failed before anything was written, and reports it to the Observer.
+func (p *ClientProxy) serveExchange(w http.ResponseWriter, r *http.Request) {
+	ev := newEvent(ClientSide, p.clock.Now(), r)
+	ev.ClientServer = p.cfg.ServerID
+	if err := p.exchange(w, r, &ev); err != nil {
+		e := xerr.As(err, xerr.PrefixClientProxy+CodeInternalError)
+		ev.fail(e, p.clock.Now())
+		xerr.Write(w, r, p.log, e, xerr.PrefixClientProxy+CodeInternalError)
+	} else {
+		ev.Succeeded = true
+	}
+	if p.cfg.Observer != nil {
+		p.cfg.Observer.ObserveExchange(ev)
 	}
 }
 
@@ -158,12 +179,13 @@ type exchangeRequest struct {
 // exchange depends on, in X-Road's order: configuration, r1 path, client
 // (present, well formed, registered and hosted here, authorised), the
 // optional headers, then the provider's servers.
-func (p *ClientProxy) parseRequest(r *http.Request, doc *globalconf.Document) (*exchangeRequest, error) {
+func (p *ClientProxy) parseRequest(r *http.Request, doc *globalconf.Document, ev *ExchangeEvent) (*exchangeRequest, error) {
 	rest := strings.TrimPrefix(r.URL.EscapedPath(), "/r1/")
 	svc, path, err := xroad.ParseServicePath(rest)
 	if err != nil {
 		return nil, clientErr(CodeBadRequest, "invalid r1 service path: "+err.Error(), err)
 	}
+	ev.Service, ev.Path = svc, path
 	if hasDotSegment(path) {
 		return nil, clientErr(CodeBadRequest, "the service path must not contain \".\" or \"..\" segments", nil)
 	}
@@ -180,6 +202,7 @@ func (p *ClientProxy) parseRequest(r *http.Request, doc *globalconf.Document) (*
 	if err != nil {
 		return nil, clientErr(CodeBadRequest, "invalid "+HeaderClient+" header: "+err.Error(), err)
 	}
+	ev.Client = client
 	if !p.hostsClient(doc, client) {
 		return nil, cpErr(CodeUnknownMember, "client \""+client.String()+"\" not found", nil)
 	}
@@ -263,16 +286,19 @@ func checkMetaRequest(r *http.Request, svc xroad.ServiceID, path string) error {
 
 // exchange serves one r1 request: check, spool, sign, log, send, verify,
 // log, answer. It returns a boundary error when nothing was written yet.
-func (p *ClientProxy) exchange(w http.ResponseWriter, r *http.Request) error {
+// It records in ev what it learns of the exchange.
+func (p *ClientProxy) exchange(w http.ResponseWriter, r *http.Request, ev *ExchangeEvent) error {
 	doc, err := current(p.cfg.Conf, xerr.PrefixClientProxy)
 	if err != nil {
 		return err
 	}
-	x, err := p.parseRequest(r, doc)
+	x, err := p.parseRequest(r, doc, ev)
 	if err != nil {
 		return err
 	}
 	h := &x.header
+	ev.setRequest(h)
+	ev.RequestID = x.requestID
 
 	body, err := message.NewSpool(r.Body, p.cfg.MemoryLimit, p.cfg.MaxBodySize, p.cfg.TempDir)
 	if err != nil {
@@ -282,6 +308,7 @@ func (p *ClientProxy) exchange(w http.ResponseWriter, r *http.Request) error {
 	}
 	defer body.Close()
 	h.BodyDigest, h.BodySize = body.Digest(), body.Size()
+	ev.RequestSize = body.Size()
 
 	key, chain, staple, err := p.cfg.Signer.SignMaterial(h.Client.Member())
 	if err != nil {
@@ -301,11 +328,14 @@ func (p *ClientProxy) exchange(w http.ResponseWriter, r *http.Request) error {
 	defer cancel()
 	hop := message.EncodeRequest(*h, sig)
 	hop.Set(HeaderRequestID, x.requestID)
+	ev.RequestOut = p.clock.Now()
 	resp, tgt, err := p.send(ctx, x.targets, hop, body)
+	ev.ServiceServer, ev.ServiceServerAddress = tgt.server, tgt.addr
 	if err != nil {
 		return peer.ToXRoad(err, peer.ClientProxy)
 	}
 	defer resp.Body.Close()
+	ev.ResponseIn = p.clock.Now()
 
 	if resp.Header.Get(message.HeaderSignature) == "" {
 		return providerFault(resp, tgt)
@@ -321,6 +351,7 @@ func (p *ClientProxy) exchange(w http.ResponseWriter, r *http.Request) error {
 		}, xerr.PrefixClientProxy)
 	}
 	defer rbody.Close()
+	ev.ResponseSize = rbody.Size()
 	v := verifierFor(doc, p.clock, p.maxSkew(doc), nil)
 	vd, err := v.VerifyResponse(rsig, rh, rbody.Sum(), *h)
 	if err != nil {
@@ -342,6 +373,7 @@ func (p *ClientProxy) exchange(w http.ResponseWriter, r *http.Request) error {
 	if rh.BodySize > 0 {
 		out.Set("Content-Length", strconv.FormatInt(rh.BodySize, 10))
 	}
+	ev.Status, ev.ResponseOut = rh.Status, p.clock.Now()
 	w.WriteHeader(rh.Status)
 	if err := copyBody(w, rbody); err != nil {
 		p.log.Warn("sending response body to the information system failed", "id", h.ID, "err", err)

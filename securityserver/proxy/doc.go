@@ -12,8 +12,12 @@
 // rights, metaservice data) and the message log are reached through the
 // small interfaces of this package (LocalClients, Access, Metadata,
 // MessageLog, Signer, Configuration, PeerTransport, PeerAuthenticator), so
-// that the proxies can be tested with fakes. It does not store anything,
-// keep operational monitoring records or metrics, or serve SOAP (yet).
+// that the proxies can be tested with fakes. It does not store anything
+// or serve SOAP (yet). Each proxy reports every exchange, once it has
+// ended, to an optional Observer (ExchangeEvent: X-Road's operational
+// monitoring fields, no payloads); ExchangeMetrics is the observer that
+// keeps the exchange metrics, securityserver/opmon the one that keeps
+// operational monitoring records.
 //
 // # Client proxy
 //

@@ -17,6 +17,7 @@ import (
 	"github.com/jisr-bus/jisr/internal/clock"
 	"github.com/jisr-bus/jisr/internal/globalconf"
 	"github.com/jisr-bus/jisr/internal/xerr"
+	"github.com/jisr-bus/jisr/internal/xroad"
 	"github.com/jisr-bus/jisr/securityserver/message"
 	"github.com/jisr-bus/jisr/securityserver/peer"
 )
@@ -68,6 +69,12 @@ type ServerConfig struct {
 	// DialTimeout bounds connecting to a service. Zero means 30 s (the
 	// service's Timeout bounds it too).
 	DialTimeout time.Duration
+	// ServerID is this security server; it is only used to name the
+	// provider's server in the events given to Observer.
+	ServerID xroad.ServerID
+	// Observer, if not nil, is told about every request on the SS↔SS
+	// listener when it has ended (operational monitoring, metrics).
+	Observer Observer
 }
 
 // ServerProxy is the server proxy: the http.Handler the SS↔SS listener
@@ -147,18 +154,28 @@ func (s *ServerProxy) CloseIdleConnections() {
 
 // ServeHTTP implements http.Handler.
 func (s *ServerProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if err := s.serve(w, r); err != nil {
+	ev := newEvent(ServerSide, s.clock.Now(), r)
+	ev.ServiceServer = s.cfg.ServerID
+	if err := s.serve(w, r, &ev); err != nil {
+		e := xerr.As(err, xerr.PrefixServerProxy+CodeInternalError)
+		ev.fail(e, s.clock.Now())
 		// Always JSON on the hop (the client's Accept travels end to end and
 		// is not ours to honour here); the client proxy re-encodes the fault
 		// for the information system.
-		xerr.Write(w, nil, s.log, err, xerr.PrefixServerProxy+CodeInternalError)
+		xerr.Write(w, nil, s.log, e, xerr.PrefixServerProxy+CodeInternalError)
+	} else {
+		ev.Succeeded = true
+	}
+	if s.cfg.Observer != nil {
+		s.cfg.Observer.ObserveExchange(ev)
 	}
 }
 
 // serve handles one exchange: authenticate the peer, decode, verify,
 // authorise, log, call the service, sign, log, answer. It returns a
-// boundary error when nothing was written yet.
-func (s *ServerProxy) serve(w http.ResponseWriter, r *http.Request) error {
+// boundary error when nothing was written yet. It records in ev what it
+// learns of the exchange.
+func (s *ServerProxy) serve(w http.ResponseWriter, r *http.Request, ev *ExchangeEvent) error {
 	if r.Method != http.MethodPost || r.URL.Path != HopPath {
 		return spErr("InvalidRequest", "not a jisr/1 exchange", nil)
 	}
@@ -166,6 +183,7 @@ func (s *ServerProxy) serve(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return peer.ToXRoad(err, peer.ServerProxy)
 	}
+	ev.ClientServer = peerID
 	doc, err := current(s.cfg.Conf, xerr.PrefixServerProxy)
 	if err != nil {
 		return err
@@ -174,6 +192,7 @@ func (s *ServerProxy) serve(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return message.ToXRoad(err, message.ServerProxy)
 	}
+	ev.setRequest(&h)
 	if srv, ok := doc.ServerByID(peerID); !ok || !slices.Contains(srv.Clients, h.Client) {
 		return spErr(CodeSslAuthenticationFail,
 			fmt.Sprintf("client %q is not hosted by security server %q", h.Client, peerID), nil)
@@ -186,11 +205,13 @@ func (s *ServerProxy) serve(w http.ResponseWriter, r *http.Request) error {
 		return bodyErr(err, func() *xerr.Error { return message.ToXRoad(err, message.ServerProxy) }, xerr.PrefixServerProxy)
 	}
 	defer body.Close()
+	ev.RequestSize = body.Size()
 	vd, err := verifierFor(doc, s.clock, s.maxSkew(doc), s.cfg.Replay).VerifyRequest(sig, h, body.Sum())
 	if err != nil {
 		return message.ToXRoad(err, message.ServerProxy)
 	}
 	requestID := sanitizeRequestID(r.Header.Get(HeaderRequestID))
+	ev.RequestID = requestID
 
 	var svc Service
 	meta := isMetaservice(h.Service.Code)
@@ -221,10 +242,16 @@ func (s *ServerProxy) serve(w http.ResponseWriter, r *http.Request) error {
 		if rbody, err = message.NewSpool(bytes.NewReader(a.body), s.cfg.MemoryLimit, s.cfg.MaxBodySize, s.cfg.TempDir); err != nil {
 			return spErr(CodeInternalError, "cannot hold the metaservice answer", err)
 		}
-	} else if status, hdr, rbody, err = s.callService(r.Context(), svc, &h, requestID, body); err != nil {
-		return err
+	} else {
+		ev.RequestOut = s.clock.Now()
+		status, hdr, rbody, err = s.callService(r.Context(), svc, &h, requestID, body)
+		ev.ResponseIn = s.clock.Now()
+		if err != nil {
+			return err
+		}
 	}
 	defer rbody.Close()
+	ev.ResponseSize = rbody.Size()
 
 	rh := message.ResponseHeader{
 		Version:       message.Version,
@@ -253,6 +280,7 @@ func (s *ServerProxy) serve(w http.ResponseWriter, r *http.Request) error {
 	for k, vv := range message.EncodeResponse(rh, rsig) {
 		out[k] = vv
 	}
+	ev.Status, ev.ResponseOut = rh.Status, s.clock.Now()
 	w.WriteHeader(rh.Status)
 	if err := copyBody(w, rbody); err != nil {
 		s.log.Warn("sending response to the consumer security server failed", "id", h.ID, "err", err)

@@ -33,7 +33,7 @@ mutual TLS on 5500, and keeps a durable message log. Set one up with
 init → enrol → register → client add → service add → access grant → serve.`,
 	}
 	c.AddCommand(newInit(stdout), newEnrol(stdout), newRegister(stdout), newClient(stdout),
-		newService(stdout), newAccess(stdout), newArchive(stdout), newBackup(stdout), newRestore(stdout), newServe(stderr))
+		newService(stdout), newAccess(stdout), newArchive(stdout), newBackup(stdout), newRestore(stdout), newServe(stderr), newAPIKey(stdout))
 	return c
 }
 
@@ -280,16 +280,16 @@ func newServe(stderr io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cfg, err := load(cfgPath)
-			if err != nil {
-				return err
-			}
 			if pprofAddr != "" {
 				stop, err := startPprof(pprofAddr, log)
 				if err != nil {
 					return err
 				}
 				defer stop()
+			}
+			cfg, err := load(cfgPath)
+			if err != nil {
+				return err
 			}
 			s, err := securityserver.New(cmd.Context(), cfg, securityserver.WithLogger(log))
 			if err != nil {
