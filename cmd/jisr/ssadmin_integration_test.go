@@ -171,6 +171,38 @@ func TestSecurityServerAdminAPI(t *testing.T) {
 	if out := run(t, false, "audit", "verify", "--evidence", evFile, "--roots", p.rootPEM); !strings.Contains(out, `"verified": true`) {
 		t.Fatalf("evidence from the admin API: %s", out)
 	}
+	// The same with the auditor's command-line tools: search by user id
+	// and service, export the exchange, verify it.
+	keyFile := filepath.Join(t.TempDir(), "auditor.key")
+	if err := os.WriteFile(keyFile, []byte(auditorKey.Secret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	remote := []string{"--server", base, "--api-key-file", keyFile}
+	out := run(t, false, append([]string{"audit", "search", "--user-id", "PS4009", "--service", "PS/GOV/MOI/civil-registry/persons"}, remote...)...)
+	var found struct {
+		Count   int
+		Records []struct{ MessageID, UserID string }
+	}
+	if err := json.Unmarshal([]byte(out), &found); err != nil || found.Count != len(recs.Records) || found.Count == 0 {
+		t.Fatalf("jisr audit search: %v, %d records (the API gave %d)\n%s", err, found.Count, len(recs.Records), out)
+	}
+	for _, r := range found.Records {
+		if r.UserID != "PS4009" {
+			t.Fatalf("jisr audit search returned user %q", r.UserID)
+		}
+	}
+	if table := run(t, false, append([]string{"audit", "search", "--message-id", messageID, "--output", "table"}, remote...)...); strings.Count(table, messageID) != 2 {
+		t.Fatalf("jisr audit search --output table:\n%s", table)
+	}
+	evCLI := filepath.Join(t.TempDir(), "evidence-cli.tar")
+	run(t, false, append([]string{"audit", "export", "--message-id", messageID, "--out", evCLI}, remote...)...)
+	if out := run(t, false, "audit", "verify", "--evidence", evCLI, "--roots", p.rootPEM); !strings.Contains(out, `"verified": true`) {
+		t.Fatalf("evidence from jisr audit export --server: %s", out)
+	}
+	if msg := run(t, true, "audit", "search", "--server", base, "--api-key-file", filepath.Join(filepath.Dir(provider.cfg), "admin-api-key")); !strings.Contains(msg, "403") {
+		t.Fatalf("search with a key without the AUDITOR role: %s", msg)
+	}
+
 	// The auditor sees nothing else.
 	if code, _ := auditor.do(http.MethodGet, "/api/v1/clients", nil); code != http.StatusForbidden {
 		t.Fatalf("auditor reading clients: %d", code)
@@ -178,7 +210,7 @@ func TestSecurityServerAdminAPI(t *testing.T) {
 
 	// An observer key made on the command line, next to the running server.
 	var observerKey admin.CreatedAPIKey
-	out := run(t, false, "ss", "apikey", "create", "--config", provider.cfg, "--role", "SECURITY_SERVER_OBSERVER",
+	out = run(t, false, "ss", "apikey", "create", "--config", provider.cfg, "--role", "SECURITY_SERVER_OBSERVER",
 		"--name", "noc", "--expires", "1h")
 	if err := json.Unmarshal([]byte(out), &observerKey); err != nil || observerKey.Secret == "" || observerKey.ExpiresAt == nil {
 		t.Fatalf("ss apikey create: %v %s", err, out)
@@ -205,8 +237,9 @@ func TestSecurityServerAdminAPI(t *testing.T) {
 		t.Fatalf("the observer's refusal in the audit trail: %+v", trail.Events)
 	}
 	sysadmin.must(http.StatusOK, http.MethodGet, "/api/v1/audit?actor=court-auditor&action=messageLog.export", nil, &trail)
-	if len(trail.Events) != 1 || trail.Events[0].Outcome != "success" {
-		t.Fatalf("the auditor's export in the audit trail: %+v", trail.Events)
+	// Two exports: through the API, then with jisr audit export --server.
+	if len(trail.Events) != 2 || trail.Events[0].Outcome != "success" || trail.Events[1].Outcome != "success" {
+		t.Fatalf("the auditor's exports in the audit trail: %+v", trail.Events)
 	}
 
 	// A service whose description the server fetches, granted and called.

@@ -27,9 +27,9 @@ import (
 func New(stdout io.Writer) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "audit",
-		Short: "Auditor tools: verify message-log archives offline",
+		Short: "Auditor tools: verify message-log archives offline, search and export through the admin API",
 	}
-	c.AddCommand(newVerify(stdout), newExport(stdout))
+	c.AddCommand(newVerify(stdout), newSearch(stdout), newExport(stdout))
 	return c
 }
 
@@ -260,17 +260,39 @@ func readECKey(path string) (*ecdsa.PrivateKey, error) {
 }
 
 func newExport(stdout io.Writer) *cobra.Command {
-	var cfgPath, messageID, out string
+	var cfgPath, messageID, requestDigest, out string
+	var rf remoteFlags
 	c := &cobra.Command{
-		Use:   "export --config ss.yaml --message-id ID --out FILE",
-		Short: "Write one exchange as a small evidence file that verifies on its own (run on the security server)",
-		Args:  cobra.NoArgs,
+		Use:   "export (--config ss.yaml | --server URL --api-key-file KEY) --message-id ID --out FILE",
+		Short: "Write one exchange as a small evidence file that verifies on its own",
+		Long: `export writes the evidence file of one exchange: its records, the hash chain
+up to a time-stamped head, the token, and a manifest signed by the security
+server. "jisr audit verify --evidence FILE --roots root-ca.pem" checks it
+with nothing else.
+
+Run it on the security server with --config, or from anywhere with --server
+and an API key holding the AUDITOR role (the export is then recorded in the
+server's audit trail). --request-digest picks one exchange when a message id
+was used more than once (search shows each record's requestDigest).`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := securityserver.LoadConfig(cfgPath)
-			if err != nil {
-				return err
+			var b []byte
+			var err error
+			switch {
+			case rf.server != "" && cmd.Flags().Changed("config"):
+				return errors.New("--config and --server exclude each other")
+			case rf.server != "":
+				b, err = exportRemote(cmd.Context(), &rf, messageID, requestDigest)
+			default:
+				if requestDigest != "" {
+					return errors.New("--request-digest needs --server")
+				}
+				var cfg *securityserver.Config
+				if cfg, err = securityserver.LoadConfig(cfgPath); err != nil {
+					return err
+				}
+				b, err = securityserver.ExportExchange(cmd.Context(), cfg, messageID)
 			}
-			b, err := securityserver.ExportExchange(cmd.Context(), cfg, messageID)
 			if err != nil {
 				return err
 			}
@@ -281,8 +303,12 @@ func newExport(stdout io.Writer) *cobra.Command {
 			return nil
 		},
 	}
-	c.Flags().StringVar(&cfgPath, "config", securityserver.ConfigFile, "security server configuration file")
+	c.Flags().StringVar(&cfgPath, "config", securityserver.ConfigFile, "security server configuration file (on the server)")
+	c.Flags().StringVar(&rf.server, "server", "", "the security server's admin API, e.g. http://127.0.0.1:4000")
+	c.Flags().StringVar(&rf.keyFile, "api-key-file", "", "file holding an API key with the AUDITOR role (with --server)")
+	c.Flags().StringVar(&rf.caFile, "ca-file", "", "PEM roots for an https admin API (with --server)")
 	c.Flags().StringVar(&messageID, "message-id", "", "X-Road-Id of the exchange (required)")
+	c.Flags().StringVar(&requestDigest, "request-digest", "", "hex SHA-256 of the request, when the message id is not unique (with --server)")
 	c.Flags().StringVar(&out, "out", "", "evidence file to write (required)")
 	_ = c.MarkFlagRequired("message-id")
 	_ = c.MarkFlagRequired("out")
