@@ -82,6 +82,9 @@ type ClientProxy struct {
 	clock  clock.Clock
 	log    *slog.Logger
 	health *health
+	// verifyCache remembers verified chains and OCSP responses of the
+	// providers' signatures.
+	verifyCache *message.VerifyCache
 }
 
 // NewClientProxy returns the client proxy. It panics if a required field of
@@ -116,7 +119,8 @@ func NewClientProxy(cfg ClientConfig) *ClientProxy {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &ClientProxy{cfg: cfg, clock: cfg.Clock, log: log, health: newHealth(cfg.Clock, cfg.DownFor)}
+	return &ClientProxy{cfg: cfg, clock: cfg.Clock, log: log, health: newHealth(cfg.Clock, cfg.DownFor),
+		verifyCache: message.NewVerifyCache(0)}
 }
 
 var _ http.Handler = (*ClientProxy)(nil)
@@ -352,7 +356,7 @@ func (p *ClientProxy) exchange(w http.ResponseWriter, r *http.Request, ev *Excha
 	}
 	defer rbody.Close()
 	ev.ResponseSize = rbody.Size()
-	v := verifierFor(doc, p.clock, p.maxSkew(doc), nil)
+	v := verifierFor(doc, p.clock, p.maxSkew(doc), nil, p.verifyCache)
 	vd, err := v.VerifyResponse(rsig, rh, rbody.Sum(), *h)
 	if err != nil {
 		return message.ToXRoad(err, message.ClientProxy)

@@ -67,8 +67,11 @@ func isMetaservice(code string) bool {
 }
 
 // verifierFor returns a message verifier for the trust established by doc.
-func verifierFor(doc *globalconf.Document, clk clock.Clock, maxSkew time.Duration, replay message.ReplayGuard) *message.Verifier {
+// cache (one per proxy) spares re-verifying the signatures of a signer's
+// chain and OCSP response on every message; it is keyed to doc's pools.
+func verifierFor(doc *globalconf.Document, clk clock.Clock, maxSkew time.Duration, replay message.ReplayGuard, cache *message.VerifyCache) *message.Verifier {
 	return &message.Verifier{
+		Cache:          cache,
 		Roots:          doc.ApprovedCAPool(),
 		Intermediates:  doc.IntermediatePool(),
 		OCSPResponders: func(issuer *x509.Certificate) []*x509.Certificate { return pinnedResponders(doc, issuer) },

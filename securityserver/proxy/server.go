@@ -85,6 +85,9 @@ type ServerProxy struct {
 	log      *slog.Logger
 	verified *http.Client // services with VerifyTLS
 	insecure *http.Client // services without
+	// verifyCache remembers verified chains and OCSP responses of the
+	// consumers' signatures.
+	verifyCache *message.VerifyCache
 }
 
 var _ http.Handler = (*ServerProxy)(nil)
@@ -123,8 +126,9 @@ func NewServerProxy(cfg ServerConfig) *ServerProxy {
 	insecure.InsecureSkipVerify = true
 	return &ServerProxy{
 		cfg: cfg, clock: cfg.Clock, log: log,
-		verified: serviceClient(base, cfg.DialTimeout),
-		insecure: serviceClient(insecure, cfg.DialTimeout),
+		verified:    serviceClient(base, cfg.DialTimeout),
+		insecure:    serviceClient(insecure, cfg.DialTimeout),
+		verifyCache: message.NewVerifyCache(0),
 	}
 }
 
@@ -206,7 +210,7 @@ func (s *ServerProxy) serve(w http.ResponseWriter, r *http.Request, ev *Exchange
 	}
 	defer body.Close()
 	ev.RequestSize = body.Size()
-	vd, err := verifierFor(doc, s.clock, s.maxSkew(doc), s.cfg.Replay).VerifyRequest(sig, h, body.Sum())
+	vd, err := verifierFor(doc, s.clock, s.maxSkew(doc), s.cfg.Replay, s.verifyCache).VerifyRequest(sig, h, body.Sum())
 	if err != nil {
 		return message.ToXRoad(err, message.ServerProxy)
 	}
