@@ -17,7 +17,7 @@ var (
 	// one being restored.
 	ErrForeignServer = errors.New("the backup is of another security server")
 	// ErrEncrypted: the backup is encrypted and no decryption key was given.
-	ErrEncrypted = errors.New("the backup is encrypted: a decryption key is needed")
+	ErrEncrypted = errors.New("a decryption key is needed")
 	// ErrSchemaMismatch: the target database's schema is not the one the
 	// backup was taken from.
 	ErrSchemaMismatch = errors.New("the database schema differs from the backup's")

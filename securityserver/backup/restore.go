@@ -215,7 +215,7 @@ func (rs *restoreState) openInput(r io.Reader) (*bufio.Reader, error) {
 		return nil, refuse("", "not a jisr security server backup", nil)
 	}
 	if rs.o.DecryptKey == nil {
-		return nil, refuse("", "encrypted", ErrEncrypted)
+		return nil, refuse("", "the backup is encrypted to a recipient's key", ErrEncrypted)
 	}
 	_, _ = br.Discard(len(encryptedMagic))
 	dr, err := newDecryptReader(br, rs.o.DecryptKey)

@@ -116,11 +116,12 @@ time, that the backup is of the expected server (--server-id, by default the
 one DIR's ss.yaml names), and every file's size and SHA-256. A backup that
 fails any check is refused and nothing is changed.
 
-It then restores the PostgreSQL tables (one transaction; the database the
-restored ss.yaml names) and replaces DIR: the restored directory is built
-beside it, DIR is renamed aside, the new one renamed in, and the old one
-removed. Stop the security server (every node) first. With --verify-only it
-only checks the backup.`,
+The restored directory is built beside DIR while it is checked. Then DIR is
+renamed aside, the PostgreSQL tables are restored (one transaction, in the
+database the restored ss.yaml names), the restored directory is renamed to
+DIR and the old one removed; if a step fails, the old directory is put back.
+Stop the security server (every node) first. With --verify-only it only checks
+the backup.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if dir == "" && (!verifyOnly || serverID == "" || (trustFile == "" && anchor == "")) {
