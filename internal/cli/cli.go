@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/jisr-bus/jisr/adapters/adaptercmd"
 	"github.com/jisr-bus/jisr/central/centralcmd"
 	"github.com/jisr-bus/jisr/pki/pkicmd"
 	"github.com/jisr-bus/jisr/securityserver/auditcmd"
@@ -54,5 +55,6 @@ instance PKI (CA, OCSP, time-stamping).`,
 	root.AddCommand(sscmd.New(stdout, stderr))
 	root.AddCommand(auditcmd.New(stdout))
 	root.AddCommand(newDemo(stdout, stderr))
+	root.AddCommand(adaptercmd.New(stdout, stderr))
 	return root
 }
