@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/jisr-bus/jisr/adapters/adaptercmd"
+	"github.com/jisr-bus/jisr/adapters/portal/portalcmd"
 	"github.com/jisr-bus/jisr/central/centralcmd"
 	"github.com/jisr-bus/jisr/pki/pkicmd"
 	"github.com/jisr-bus/jisr/securityserver/auditcmd"
@@ -56,5 +57,6 @@ instance PKI (CA, OCSP, time-stamping).`,
 	root.AddCommand(auditcmd.New(stdout))
 	root.AddCommand(newDemo(stdout, stderr))
 	root.AddCommand(adaptercmd.New(stdout, stderr))
+	root.AddCommand(portalcmd.New(stdout, stderr))
 	return root
 }
