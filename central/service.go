@@ -331,7 +331,8 @@ func (s *Service) Serve(ctx context.Context, ready func()) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { s.publisher.Run(pubCtx, s.cfg.Publishing.Interval) })
 	err := daemon.Serve(ctx, "central", s.log, &s.bound, []daemon.Listener{
-		{Name: "admin", Addr: s.cfg.Listen.Admin, Handler: withReady(s.api.Handler(), daemon.ReadyHandler(s.CheckHealth, 0))},
+		// The web console (/console/, consolemount.go) calls the admin API and /readyz through the handler it wraps.
+		{Name: "admin", Addr: s.cfg.Listen.Admin, Handler: s.withConsole(withReady(s.api.Handler(), daemon.ReadyHandler(s.CheckHealth, 0)))},
 		{Name: "configuration", Addr: s.cfg.Listen.Configuration, Handler: confMux},
 		{Name: "management", Addr: s.cfg.Listen.Management, Handler: mgmtMux, TLS: mgmtTLS},
 	}, ready)

@@ -325,6 +325,7 @@ func (s *Service) adminHandler() http.Handler {
 	mux.HandleFunc("GET /healthz", health)
 	mux.Handle("GET /readyz", daemon.ReadyHandler(s.CheckReady, 0))
 	s.adminAPI(mux)
+	s.mountConsole(mux) // web console at /console/ (consolemount.go), over this mux
 	return mux
 }
 
