@@ -8,7 +8,7 @@ FUZZTIME    ?= 10s
 FUZZTIME_LONG ?= 60s
 DEMO_DIR    ?= $(CURDIR)/.demo
 
-.PHONY: all build test vet lint unit pkcs11 demo bench fuzz fuzz-long clean
+.PHONY: all build test vet lint unit pkcs11 demo bench bench-micro fuzz fuzz-long fuzz-corpus clean
 
 all: build
 
@@ -37,7 +37,15 @@ pkcs11:
 demo: build
 	$(BIN) demo --dir $(DEMO_DIR)
 
+## bench: end-to-end benchmark — direct calls, a bare mTLS proxy chain and
+## jisr (SQLite, PostgreSQL) on loopback; writes the table into
+## docs/performance.md. PostgreSQL from JISR_TEST_POSTGRES_DSN or
+## postgres://postgres@127.0.0.1:5432/test?sslmode=disable.
 bench: build
+	$(BIN) bench --doc docs/performance.md --command "make bench"
+
+## bench-micro: the Go micro-benchmarks of every package
+bench-micro:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 ## fuzz: every fuzz target of the module (found by `go test -list`) briefly;
@@ -53,6 +61,16 @@ fuzz:
 
 fuzz-long:
 	$(MAKE) fuzz FUZZTIME=$(FUZZTIME_LONG)
+	$(MAKE) fuzz-corpus
+
+## fuzz-corpus: keep what fuzzing found interesting under each package's
+## testdata/fuzz/ (go test then replays it as regression seeds)
+fuzz-corpus:
+	@cache=$$($(GO) env GOCACHE)/fuzz/$$($(GO) list -m); \
+	test -d "$$cache" || exit 0; \
+	for d in $$(cd "$$cache" && find . -mindepth 2 -type d -name 'Fuzz*'); do \
+		dst=$${d%/*}/testdata/fuzz/$${d##*/}; mkdir -p "$$dst"; cp -n "$$cache/$$d"/* "$$dst"/; \
+	done
 
 clean:
 	rm -rf bin $(DEMO_DIR)

@@ -15,6 +15,7 @@ import (
 	"github.com/jisr-bus/jisr/adapters/adaptercmd"
 	"github.com/jisr-bus/jisr/adapters/portal/portalcmd"
 	"github.com/jisr-bus/jisr/central/centralcmd"
+	"github.com/jisr-bus/jisr/internal/bench"
 	"github.com/jisr-bus/jisr/pki/pkicmd"
 	"github.com/jisr-bus/jisr/securityserver/auditcmd"
 	"github.com/jisr-bus/jisr/securityserver/sscmd"
@@ -58,5 +59,6 @@ instance PKI (CA, OCSP, time-stamping).`,
 	root.AddCommand(newDemo(stdout, stderr))
 	root.AddCommand(adaptercmd.New(stdout, stderr))
 	root.AddCommand(portalcmd.New(stdout, stderr))
+	root.AddCommand(bench.NewCommand(stdout, stderr))
 	return root
 }
