@@ -18,14 +18,16 @@ func newDemo(stdout, stderr io.Writer) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "demo [--dir .demo]",
 		Short: "Run the demo world on loopback with embedded defaults (what `make demo` runs)",
-		Long: `demo brings up, on loopback and with everything stored under --dir, the demo
-world of instance PS-DEV: the instance PKI (CA with ACME, OCSP, time-stamping),
-the central server, the Ministry of Interior's security server with a sample
-civil-registry persons service, and the Cabinet Secretariat's security server
-(the Hukumati portal's). The security servers are enrolled with the PKI and
-registered through signed management requests. It then calls the service
-through the bus and prints curl commands that work as printed, and keeps
-serving until interrupted (Ctrl-C).`,
+		Long: `demo brings up, in this process, on loopback and with everything stored
+under --dir, the demo world of instance PS-DEV: the instance PKI (CA with ACME,
+OCSP, time-stamping), the central server, seven security servers (the Cabinet
+Secretariat's, consumer, and those of MOI, MOT, MOH, PMA, MOF and POST), each
+ministry's adapter registered as the service behind its security server with
+its OpenAPI description published to the central catalogue, and the Hukumati
+portal. It prints how long it took to come up, the portal URL and the demo
+accounts (demo data), calls every ministry through the bus, prints curl
+commands that work as printed, and keeps serving until interrupted (Ctrl-C).
+A later run reuses --dir.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			// Service logs go to a file so the tour stays readable.
@@ -48,7 +50,7 @@ serving until interrupted (Ctrl-C).`,
 	}
 	c.Flags().StringVar(&o.Dir, "dir", ".demo", "folder holding the demo's keys, certificates and databases")
 	c.Flags().BoolVar(&o.Once, "once", false, "exit after the guided checks instead of serving")
-	c.Flags().IntVar(&o.PortBase, "port-base", 0, "on the first run, put the 16 listeners on consecutive ports from this one instead of the defaults")
+	c.Flags().IntVar(&o.PortBase, "port-base", 0, "on the first run, put every listener on consecutive ports from this one instead of the defaults")
 	c.Flags().StringVar(&logLevel, "log-level", "info", "service log level (logs go to demo.log in --dir)")
 	return c
 }
