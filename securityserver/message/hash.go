@@ -33,5 +33,10 @@ func (h RequestHeader) RequestHash(body BodySum) string {
 	if body.Size == 0 {
 		return RequestHash(h.Canonical(), nil)
 	}
+	if len(body.SHA512) != sha512.Size {
+		// A spool made with SHA256Only: a programming error that must not
+		// yield a wrong hash.
+		panic("message: RequestHash of a body without its SHA-512 digest")
+	}
 	return RequestHash(h.Canonical(), body.SHA512)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"crypto/sha512"
+	"hash"
 	"errors"
 	"fmt"
 	"io"
@@ -49,6 +50,16 @@ type Spool struct {
 	closed bool
 }
 
+// SpoolOption changes how NewSpool digests a body.
+type SpoolOption func(*spoolOptions)
+
+type spoolOptions struct{ sha256Only bool }
+
+// SHA256Only skips the SHA-512 digest, which only a request's
+// X-Road-Request-Hash needs (BodySum.SHA512 is then nil): the provider's
+// spools and response bodies need SHA-256 alone.
+func SHA256Only() SpoolOption { return func(o *spoolOptions) { o.sha256Only = true } }
+
 // NewSpool reads r to its end and returns a Spool holding what it read.
 //
 // At most memLimit bytes are kept in memory (memLimit ≥ 0); a longer body
@@ -59,13 +70,22 @@ type Spool struct {
 //
 // Memory use is bounded by memLimit plus one read buffer, whatever the size
 // of the body.
-func NewSpool(r io.Reader, memLimit int64, maxSize int64, tmpDir string) (*Spool, error) {
+func NewSpool(r io.Reader, memLimit int64, maxSize int64, tmpDir string, opts ...SpoolOption) (*Spool, error) {
 	if memLimit < 0 || maxSize < 0 {
 		return nil, fmt.Errorf("message: NewSpool: negative limit (memLimit %d, maxSize %d)", memLimit, maxSize)
 	}
+	var o spoolOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	s := &Spool{}
-	h256, h512 := sha256.New(), sha512.New()
-	digests := io.MultiWriter(h256, h512)
+	h256 := sha256.New()
+	var h512 hash.Hash
+	var digests io.Writer = h256
+	if !o.sha256Only {
+		h512 = sha512.New()
+		digests = io.MultiWriter(h256, h512)
+	}
 	var file *os.File
 	fail := func(err error) (*Spool, error) {
 		if file != nil {
@@ -126,7 +146,10 @@ func NewSpool(r io.Reader, memLimit int64, maxSize int64, tmpDir string) (*Spool
 		}
 		s.path = name
 	}
-	s.sum = BodySum{Size: size, SHA256: h256.Sum(nil), SHA512: h512.Sum(nil)}
+	s.sum = BodySum{Size: size, SHA256: h256.Sum(nil)}
+	if h512 != nil {
+		s.sum.SHA512 = h512.Sum(nil)
+	}
 	return s, nil
 }
 

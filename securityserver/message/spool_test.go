@@ -159,3 +159,25 @@ func TestSpoolReadError(t *testing.T) {
 		t.Error("negative memLimit accepted")
 	}
 }
+
+// TestSpoolSHA256Only: the option drops only the SHA-512 digest, and a
+// request hash over such a body is refused rather than computed wrong.
+func TestSpoolSHA256Only(t *testing.T) {
+	body := []byte(`{"year":2025}`)
+	s, err := NewSpool(bytes.NewReader(body), 4, 1<<20, t.TempDir(), SHA256Only())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	want := SumBytes(body)
+	got := s.Sum()
+	if got.SHA512 != nil || !bytes.Equal(got.SHA256, want.SHA256) || got.Size != want.Size {
+		t.Fatalf("sum %+v", got)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Fatal("RequestHash without a SHA-512 digest did not panic")
+		}
+	}()
+	_ = testRequest(got).RequestHash(got)
+}

@@ -348,7 +348,7 @@ func (p *ClientProxy) exchange(w http.ResponseWriter, r *http.Request, ev *Excha
 	if err != nil {
 		return message.ToXRoad(err, message.ClientProxy)
 	}
-	rbody, err := message.NewSpool(resp.Body, p.cfg.MemoryLimit, p.cfg.MaxBodySize, p.cfg.TempDir)
+	rbody, err := message.NewSpool(resp.Body, p.cfg.MemoryLimit, p.cfg.MaxBodySize, p.cfg.TempDir, message.SHA256Only())
 	if err != nil {
 		return bodyErr(err, func() *xerr.Error {
 			return cpErr(CodeInvalidResponse, fmt.Sprintf("response body larger than %d bytes", p.cfg.MaxBodySize), err)

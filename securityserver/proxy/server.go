@@ -204,7 +204,7 @@ func (s *ServerProxy) serve(w http.ResponseWriter, r *http.Request, ev *Exchange
 	if !s.cfg.Clients.Hosted(h.Service.Provider) {
 		return spErr(CodeUnknownMember, "client \""+h.Service.Provider.String()+"\" not found", nil)
 	}
-	body, err := message.NewSpool(r.Body, s.cfg.MemoryLimit, s.cfg.MaxBodySize, s.cfg.TempDir)
+	body, err := message.NewSpool(r.Body, s.cfg.MemoryLimit, s.cfg.MaxBodySize, s.cfg.TempDir, message.SHA256Only())
 	if err != nil {
 		return bodyErr(err, func() *xerr.Error { return message.ToXRoad(err, message.ServerProxy) }, xerr.PrefixServerProxy)
 	}
@@ -243,7 +243,7 @@ func (s *ServerProxy) serve(w http.ResponseWriter, r *http.Request, ev *Exchange
 			return err
 		}
 		status, hdr = http.StatusOK, a.header
-		if rbody, err = message.NewSpool(bytes.NewReader(a.body), s.cfg.MemoryLimit, s.cfg.MaxBodySize, s.cfg.TempDir); err != nil {
+		if rbody, err = message.NewSpool(bytes.NewReader(a.body), s.cfg.MemoryLimit, s.cfg.MaxBodySize, s.cfg.TempDir, message.SHA256Only()); err != nil {
 			return spErr(CodeInternalError, "cannot hold the metaservice answer", err)
 		}
 	} else {
@@ -375,7 +375,7 @@ func (s *ServerProxy) callService(ctx context.Context, svc Service, h *message.R
 	if resp.StatusCode < 200 || resp.StatusCode > 599 {
 		return 0, nil, nil, spErr(CodeServiceFailed, fmt.Sprintf("the service answered with status %d", resp.StatusCode), nil)
 	}
-	rbody, err := message.NewSpool(resp.Body, s.cfg.MemoryLimit, s.cfg.MaxBodySize, s.cfg.TempDir)
+	rbody, err := message.NewSpool(resp.Body, s.cfg.MemoryLimit, s.cfg.MaxBodySize, s.cfg.TempDir, message.SHA256Only())
 	if err != nil {
 		msg := "cannot read the service's response"
 		if errors.Is(err, message.ErrBodyTooLarge) {
