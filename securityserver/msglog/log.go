@@ -192,6 +192,10 @@ type Log struct {
 
 	records, batches, failed atomic.Int64
 
+	// stored holds the hashes ("c"/"o" + SHA-256) of the certificates and
+	// OCSP responses this log committed; only the writer goroutine uses it.
+	stored map[string]struct{}
+
 	commitSeconds, batchSize prometheus.Histogram
 	commitFailures           prometheus.Counter
 }
@@ -275,6 +279,7 @@ func newLog(ctx context.Context, db *sql.DB, dialect store.Dialect, o options, c
 		closeFn: closeFn,
 		queue:   make(chan *pending, o.maxBatch),
 		done:    make(chan struct{}),
+		stored:  map[string]struct{}{},
 		commitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "jisr_msglog_commit_duration_seconds",
 			Help:    "Time to commit one batch of message-log records (the wait an exchange adds for logging).",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}}),
@@ -495,6 +500,7 @@ func (l *Log) write(ctx context.Context, batch []*pending) ([]result, error) {
 	}
 
 	results := make([]result, len(batch))
+	var newBlobs []string
 	err := store.InTx(ctx, l.db, nil, func(tx *sql.Tx) error {
 		var lastID int64
 		var lastHash []byte
@@ -551,6 +557,18 @@ func (l *Log) write(ctx context.Context, batch []*pending) ([]result, error) {
 			results[i] = res
 			lastID, lastHash = rec.ID, rec.Hash
 		}
+		// Certificates and OCSP responses this writer already committed
+		// are not written again (they are never deleted).
+		newBlobs = newBlobs[:0]
+		for prefix, m := range map[string]map[string][]byte{"c": certs, "o": ocsps} {
+			for h := range m {
+				if _, ok := l.stored[prefix+h]; ok {
+					delete(m, h)
+				} else {
+					newBlobs = append(newBlobs, prefix+h)
+				}
+			}
+		}
 		if err := insertBlobs(ctx, tx, l.dialect, "msglog_certs", certs); err != nil {
 			return err
 		}
@@ -569,8 +587,17 @@ func (l *Log) write(ctx context.Context, batch []*pending) ([]result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(l.stored)+len(newBlobs) > maxStoredBlobs {
+		clear(l.stored)
+	}
+	for _, k := range newBlobs {
+		l.stored[k] = struct{}{}
+	}
 	return results, nil
 }
+
+// maxStoredBlobs bounds Log.stored.
+const maxStoredBlobs = 4096
 
 // insertRecords inserts rows (recordColumnCount values each). SQLite
 // runs one prepared single-row statement per row, which costs no more than
