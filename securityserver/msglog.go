@@ -180,13 +180,22 @@ func (m *messageLog) append(ctx context.Context, rec *proxy.Record) error {
 	return m.log.Append(ctx, &r)
 }
 
+// readAll reads a body whose size is known (at most msglog.MaxBodySize)
+// into one buffer of exactly that size.
 func readAll(b proxy.Body) ([]byte, error) {
+	if b.Size() > msglog.MaxBodySize {
+		return nil, fmt.Errorf("body of %d bytes is larger than a logged body may be", b.Size())
+	}
 	rc, err := b.Open()
 	if err != nil {
 		return nil, err
 	}
 	defer rc.Close()
-	return io.ReadAll(io.LimitReader(rc, msglog.MaxBodySize+1))
+	buf := make([]byte, b.Size())
+	if _, err := io.ReadFull(rc, buf); err != nil {
+		return nil, err
+	}
+	return buf, nil
 }
 
 // Ping reports whether the log is open. (Whether the database accepts
