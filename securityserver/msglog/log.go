@@ -195,6 +195,8 @@ type Log struct {
 	// stored holds the hashes ("c"/"o" + SHA-256) of the certificates and
 	// OCSP responses this log committed; only the writer goroutine uses it.
 	stored map[string]struct{}
+	// signers caches the member each signer certificate names.
+	signers *signerCache
 
 	commitSeconds, batchSize prometheus.Histogram
 	commitFailures           prometheus.Counter
@@ -280,6 +282,7 @@ func newLog(ctx context.Context, db *sql.DB, dialect store.Dialect, o options, c
 		queue:   make(chan *pending, o.maxBatch),
 		done:    make(chan struct{}),
 		stored:  map[string]struct{}{},
+		signers: newSignerCache(),
 		commitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "jisr_msglog_commit_duration_seconds",
 			Help:    "Time to commit one batch of message-log records (the wait an exchange adds for logging).",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}}),
@@ -326,7 +329,7 @@ func (l *Log) Append(ctx context.Context, r *Record) error {
 	if r == nil {
 		return invalid("nil record")
 	}
-	p, err := prepare(r, l.WantsBody(r))
+	p, err := prepare(r, l.WantsBody(r), l.signers)
 	if err != nil {
 		return err
 	}

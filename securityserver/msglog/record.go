@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -212,7 +213,7 @@ func invalid(format string, args ...any) error {
 // prepare checks r and derives what the log stores beyond it. It runs in
 // the appending goroutine, so its cost is paid in parallel. withBody says
 // whether the body is to be logged.
-func prepare(r *Record, withBody bool) (*prepared, error) {
+func prepare(r *Record, withBody bool, signers *signerCache) (*prepared, error) {
 	p := &prepared{rec: *r}
 	rec := &p.rec
 	rec.ID, rec.LoggedAt, rec.PrevHash, rec.Hash = 0, time.Time{}, nil, nil
@@ -249,7 +250,7 @@ func prepare(r *Record, withBody bool) (*prepared, error) {
 	if err := checkSigned(rec); err != nil {
 		return nil, err
 	}
-	if err := p.splitJWS(); err != nil {
+	if err := p.splitJWS(signers); err != nil {
 		return nil, err
 	}
 	if withBody {
@@ -337,7 +338,7 @@ func checkSigned(rec *Record) error {
 // header; the certificates and OCSP response of the protected header are
 // stored in their own tables, and the protected header is kept verbatim
 // only if it cannot be rebuilt from them byte for byte.
-func (p *prepared) splitJWS() error {
+func (p *prepared) splitJWS(signers *signerCache) error {
 	rec := &p.rec
 	if len(rec.Signature) > maxSignatureLength {
 		return invalid("signature longer than %d bytes", maxSignatureLength)
@@ -381,11 +382,7 @@ func (p *prepared) splitJWS() error {
 		p.certHashes[i] = digest(der)
 	}
 	rec.SignerCertHash = p.certHashes[0]
-	leaf, err := x509.ParseCertificate(rec.Chain[0])
-	if err != nil {
-		return invalid("signer certificate: %v", err)
-	}
-	signer, err := profile.MemberIDFromCert(leaf)
+	signer, err := signers.member(rec.Chain[0], p.certHashes[0])
 	if err != nil {
 		return invalid("signer certificate: %v", err)
 	}
@@ -425,4 +422,47 @@ func compactJWS(protected, payload, signature []byte) string {
 func digest(b []byte) []byte {
 	d := sha256.Sum256(b)
 	return d[:]
+}
+
+// signerCache remembers the member each signer certificate names, so that
+// a certificate is parsed once rather than for every record it signed. It
+// is safe for concurrent use; a nil cache parses every time.
+type signerCache struct {
+	mu sync.Mutex
+	m  map[string]xroad.MemberID
+}
+
+// maxSigners bounds signerCache.
+const maxSigners = 4096
+
+func newSignerCache() *signerCache { return &signerCache{m: map[string]xroad.MemberID{}} }
+
+// member returns the member the certificate der (with SHA-256 hash) names
+// under the sign profile.
+func (c *signerCache) member(der, hash []byte) (xroad.MemberID, error) {
+	if c != nil {
+		c.mu.Lock()
+		m, ok := c.m[string(hash)]
+		c.mu.Unlock()
+		if ok {
+			return m, nil
+		}
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		return xroad.MemberID{}, err
+	}
+	m, err := profile.MemberIDFromCert(leaf)
+	if err != nil {
+		return xroad.MemberID{}, err
+	}
+	if c != nil {
+		c.mu.Lock()
+		if len(c.m) >= maxSigners {
+			clear(c.m)
+		}
+		c.m[string(hash)] = m
+		c.mu.Unlock()
+	}
+	return m, nil
 }
