@@ -413,14 +413,16 @@ func (l *Log) run() {
 	batch := make([]*pending, 0, l.o.maxBatch)
 	for first := range l.queue {
 		batch = append(batch[:0], first)
+		bytes := len(first.p.body)
 	fill:
-		for len(batch) < l.o.maxBatch {
+		for len(batch) < l.o.maxBatch && bytes < maxBatchBytes {
 			select {
 			case pe, ok := <-l.queue:
 				if !ok {
 					break fill
 				}
 				batch = append(batch, pe)
+				bytes += len(pe.p.body)
 			default:
 				break fill
 			}
@@ -598,6 +600,11 @@ func (l *Log) write(ctx context.Context, batch []*pending) ([]result, error) {
 	}
 	return results, nil
 }
+
+// maxBatchBytes bounds the bodies of one batch: a batch closes once its
+// bodies reach it (a single larger body still makes a batch of its own), so
+// that large bodies do not pile up in memory behind one transaction.
+const maxBatchBytes = 16 << 20
 
 // maxStoredBlobs bounds Log.stored.
 const maxStoredBlobs = 4096
