@@ -197,6 +197,8 @@ type Log struct {
 	stored map[string]struct{}
 	// signers caches the member each signer certificate names.
 	signers *signerCache
+	// insertOne is the prepared one-record INSERT (SQLite); writer only.
+	insertOne *sql.Stmt
 
 	commitSeconds, batchSize prometheus.Histogram
 	commitFailures           prometheus.Counter
@@ -384,6 +386,9 @@ func (l *Log) Close() error {
 	close(l.queue)
 	l.mu.Unlock()
 	<-l.done
+	if l.insertOne != nil {
+		_ = l.insertOne.Close()
+	}
 	if err := l.closeFn(); err != nil {
 		return fmt.Errorf("msglog: close: %w", err)
 	}
@@ -616,10 +621,16 @@ const maxStoredBlobs = 4096
 func (l *Log) insertRecords(ctx context.Context, tx *sql.Tx, rows []any) error {
 	const n = recordColumnCount
 	if l.dialect == store.SQLite {
-		stmt, err := tx.PrepareContext(ctx, insertSQL(l.dialect, "msglog_records", recordColumns, n, 1, ""))
-		if err != nil {
-			return err
+		if l.insertOne == nil {
+			// Prepared once for the log's lifetime (the writer goroutine
+			// is the only user), not once per batch.
+			stmt, err := l.db.PrepareContext(ctx, insertSQL(l.dialect, "msglog_records", recordColumns, n, 1, ""))
+			if err != nil {
+				return err
+			}
+			l.insertOne = stmt
 		}
+		stmt := tx.StmtContext(ctx, l.insertOne)
 		defer stmt.Close()
 		for start := 0; start < len(rows); start += n {
 			if _, err := stmt.ExecContext(ctx, rows[start:start+n]...); err != nil {
