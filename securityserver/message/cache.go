@@ -20,7 +20,8 @@ const DefaultCacheEntries = 4096
 // OCSP response is signed by the certificate's issuer. Every message from
 // one signer carries the same chain and, for an hour or so, the same OCSP
 // response, so a security server (or an auditor verifying an archive)
-// verifies each once instead of once per message. What depends on the
+// verifies each once instead of once per message; it also keeps the parsed
+// x5c certificates by the hash of their DER. What depends on the
 // time — validity periods, OCSP freshness, status — is checked on every
 // message, cached or not.
 //
@@ -33,6 +34,34 @@ type VerifyCache struct {
 	max    int
 	chains map[[32]byte]cachedChain
 	ocsps  map[[32]byte]*xocsp.Response
+	certs  map[[32]byte]*x509.Certificate
+}
+
+// parseCertificate parses der, or returns the certificate parsed from the
+// same bytes before (shared: callers must not modify it). A nil cache
+// parses every time.
+func (c *VerifyCache) parseCertificate(der []byte) (*x509.Certificate, error) {
+	if c == nil {
+		return x509.ParseCertificate(der)
+	}
+	k := sha256.Sum256(der)
+	c.mu.Lock()
+	cert, ok := c.certs[k]
+	c.mu.Unlock()
+	if ok {
+		return cert, nil
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.certs) >= c.max {
+		clear(c.certs)
+	}
+	c.certs[k] = cert
+	return cert, nil
 }
 
 type cachedChain struct {
@@ -46,7 +75,8 @@ func NewVerifyCache(entries int) *VerifyCache {
 	if entries <= 0 {
 		entries = DefaultCacheEntries
 	}
-	return &VerifyCache{max: entries, chains: map[[32]byte]cachedChain{}, ocsps: map[[32]byte]*xocsp.Response{}}
+	return &VerifyCache{max: entries, chains: map[[32]byte]cachedChain{}, ocsps: map[[32]byte]*xocsp.Response{},
+		certs: map[[32]byte]*x509.Certificate{}}
 }
 
 func chainKey(x5c []*x509.Certificate) [32]byte {

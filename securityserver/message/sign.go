@@ -164,7 +164,7 @@ func sign(payload []byte, typ string, s Signer) (string, error) {
 		return "", fmt.Errorf("message: sign: %w", err)
 	}
 	// Refuse to emit what our own verifier would refuse as malformed.
-	if _, err := parseCompact(string(compact), typ); err != nil {
+	if _, err := parseCompact(string(compact), typ, nil); err != nil {
 		return "", fmt.Errorf("message: sign: produced JWS does not parse: %w", err)
 	}
 	return string(compact), nil

@@ -160,7 +160,7 @@ func (v *Verifier) VerifyResponse(sig string, h ResponseHeader, body BodySum, re
 // verify applies rules 1 to 8.
 func (v *Verifier) verify(sig, typ string, canonical, bodyDigest []byte, bodySize int64, body BodySum,
 	at time.Time, member xroad.MemberID) (*Verified, error) {
-	p, err := parseCompact(sig, typ)
+	p, err := parseCompact(sig, typ, v.Cache)
 	if err != nil {
 		return nil, err
 	}
@@ -321,7 +321,8 @@ type parsedJWS struct {
 }
 
 // parseCompact applies rule 1 of VerifyRequest, except the validation of h.
-func parseCompact(sig, typ string) (*parsedJWS, error) {
+// cache, when not nil, hands out certificates parsed before.
+func parseCompact(sig, typ string, cache *VerifyCache) (*parsedJWS, error) {
 	if sig == "" {
 		return nil, fmt.Errorf("%w: no signature", ErrMalformed)
 	}
@@ -361,7 +362,7 @@ func parseCompact(sig, typ string) (*parsedJWS, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: x5c[%d]: %w", ErrMalformed, i, err)
 		}
-		c, err := x509.ParseCertificate(der)
+		c, err := cache.parseCertificate(der)
 		if err != nil {
 			return nil, fmt.Errorf("%w: x5c[%d]: %w", ErrMalformed, i, err)
 		}
