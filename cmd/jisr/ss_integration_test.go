@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jisr-bus/jisr/central"
 	"github.com/jisr-bus/jisr/internal/store"
 	"github.com/jisr-bus/jisr/pki/tsa"
 	"github.com/jisr-bus/jisr/securityserver/msglog"
@@ -153,7 +154,7 @@ func exchangeWorldWith(t *testing.T, got *seen, providerInit []string) (p *pkiUn
 
 func TestExchangeThroughSecurityServers(t *testing.T) {
 	var got seen
-	p, _, provider, consumer, backendURL := exchangeWorld(t, &got)
+	p, c, provider, consumer, backendURL := exchangeWorld(t, &got)
 	provider.serve(t)
 	consumer.serve(t)
 
@@ -368,6 +369,28 @@ func TestExchangeThroughSecurityServers(t *testing.T) {
 		run(t, false, "ss", "archive", "--config", ss.cfg, "--out", arch)
 		if out := run(t, false, "audit", "verify", arch, "--roots", p.rootPEM); !strings.Contains(out, `"verified": true`) {
 			t.Fatalf("%s: audit verify: %s", ss.id, out)
+		}
+		// The same trusting only the configuration anchor: the approved
+		// CAs come from the global configuration, downloaded or saved.
+		anchor := filepath.Join(c.dir, "anchor.json")
+		if out := run(t, false, "audit", "verify", arch, "--anchor", anchor); !strings.Contains(out, `"verified": true`) {
+			t.Fatalf("%s: audit verify --anchor: %s", ss.id, out)
+		}
+		resp, err := http.Get("http://" + c.confAddr + central.ConfigurationPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		saved, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		savedPath := filepath.Join(t.TempDir(), "globalconf.json")
+		if err := os.WriteFile(savedPath, saved, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if out := run(t, false, "audit", "verify", arch, "--anchor", anchor, "--configuration", savedPath); !strings.Contains(out, `"verified": true`) {
+			t.Fatalf("%s: audit verify --anchor --configuration: %s", ss.id, out)
+		}
+		if msg := run(t, true, "audit", "verify", arch, "--anchor", anchor, "--configuration", arch); !strings.Contains(msg, "global configuration") {
+			t.Fatalf("%s: audit verify with a file that is no configuration: %s", ss.id, msg)
 		}
 		b, err := os.ReadFile(arch)
 		if err != nil {

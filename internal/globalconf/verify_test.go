@@ -352,3 +352,26 @@ func TestRotation(t *testing.T) {
 		})
 	}
 }
+
+// TestVerifyAuthentic: an expired document is still authentic (what an
+// auditor asks), and everything but the time rules still applies.
+func TestVerifyAuthentic(t *testing.T) {
+	k1, k2 := newKey(t, "k1"), newKey(t, "k2")
+	anchor := anchorFor(t, nil, k1)
+	good := mustSign(t, testDoc(t), k1)
+	if _, err := Verify(good, anchor, t0.Add(time.Hour)); !errors.Is(err, ErrExpired) {
+		t.Fatalf("Verify an hour later = %v, want ErrExpired", err)
+	}
+	doc, err := VerifyAuthentic(good, anchor)
+	if err != nil || doc.Serial != testDoc(t).Serial {
+		t.Fatalf("VerifyAuthentic of an expired document = %v", err)
+	}
+	if _, err := VerifyAuthentic(mustSign(t, testDoc(t), k2), anchor); !errors.Is(err, ErrUnknownKey) {
+		t.Errorf("VerifyAuthentic with a key the anchor does not list = %v, want ErrUnknownKey", err)
+	}
+	tampered := bytes.Clone(good)
+	tampered[len(tampered)/2] ^= 1
+	if _, err := VerifyAuthentic(tampered, anchor); err == nil {
+		t.Error("VerifyAuthentic accepted a changed document")
+	}
+}

@@ -34,14 +34,18 @@ func New(stdout io.Writer) *cobra.Command {
 }
 
 func newVerify(stdout io.Writer) *cobra.Command {
-	var roots, prev, decryptKey, logConfig string
+	var roots, anchor, confPath, prev, decryptKey, logConfig string
 	var evidence, first bool
 	c := &cobra.Command{
-		Use:   "verify (ARCHIVE|DIR...|--log ss.yaml) --roots root-ca.pem [--prev-manifest HEX | --first] [--decrypt-key auditor.key]",
+		Use:   "verify (ARCHIVE|DIR...|--log ss.yaml) (--roots root-ca.pem | --anchor anchor.json [--configuration conf.json]) [--prev-manifest HEX | --first] [--decrypt-key auditor.key]",
 		Short: "Verify archives: manifest signature, every record's signature, certificate chain and OCSP at signing time, hash chain, time-stamps, links between archives",
 		Long: `verify checks archives written by "jisr ss archive" (or the server's periodic
-archiver) with nothing but the instance's root certificate(s): the manifest's
-signature and entry hashes, every record's JWS against its certificate, the
+archiver) trusting nothing the operator controls — only the instance's root
+certificate(s) (--roots), or the instance's configuration anchor (--anchor):
+then the approved CAs, OCSP responders and OCSP freshness come from a global
+configuration signed by a key the anchor lists (a saved one with
+--configuration, however old, or the one the anchor's URLs serve). It checks
+the manifest's signature and entry hashes, every record's JWS against its certificate, the
 certificate chains and the stapled OCSP responses as of signing time, the hash
 chain, the RFC 3161 time-stamps over it, and the links between archives.
 
@@ -60,15 +64,21 @@ It prints a JSON report and exits non-zero naming the failing archive and
 record.`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			pemBytes, err := os.ReadFile(roots)
+			var trust archive.Trust
+			var err error
+			switch {
+			case (roots == "") == (anchor == ""):
+				return errors.New("give exactly one of --roots and --anchor")
+			case confPath != "" && anchor == "":
+				return errors.New("--configuration needs --anchor")
+			case roots != "":
+				trust, err = trustFromRoots(roots)
+			default:
+				trust, _, err = trustFromAnchor(cmd.Context(), anchor, confPath)
+			}
 			if err != nil {
 				return err
 			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pemBytes) {
-				return errors.New("--roots: no certificates")
-			}
-			trust := archive.Trust{Roots: pool, VerifyTimestamp: archive.TSAVerifier(pool, nil)}
 			switch {
 			case prev != "" && first:
 				return errors.New("--prev-manifest and --first exclude each other")
@@ -142,13 +152,14 @@ record.`,
 			return enc.Encode(map[string]any{"verified": true, "archives": out, "records": records})
 		},
 	}
-	c.Flags().StringVar(&roots, "roots", "", "PEM file with the instance root certificate(s) (required)")
+	c.Flags().StringVar(&roots, "roots", "", "PEM file with the instance root certificate(s) to trust")
+	c.Flags().StringVar(&anchor, "anchor", "", "trust what the instance's global configuration says instead: its configuration anchor")
+	c.Flags().StringVar(&confPath, "configuration", "", "with --anchor: a saved signed global configuration (default: download it from the anchor's URLs)")
 	c.Flags().StringVar(&prev, "prev-manifest", "", "hex manifest hash the first archive must chain to")
 	c.Flags().BoolVar(&first, "first", false, "the first archive must be the server's first")
 	c.Flags().StringVar(&decryptKey, "decrypt-key", "", "auditor's EC private key (PEM) for encrypted archives")
 	c.Flags().BoolVar(&evidence, "evidence", false, "the file is an evidence file from `jisr audit export`")
 	c.Flags().StringVar(&logConfig, "log", "", "verify the live message log of the security server with this ss.yaml instead")
-	_ = c.MarkFlagRequired("roots")
 	return c
 }
 
