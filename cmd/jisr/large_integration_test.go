@@ -28,7 +28,9 @@ type patternReader struct {
 	off   int
 }
 
-func newPatternReader(block []byte, n int64) *patternReader { return &patternReader{block: block, left: n} }
+func newPatternReader(block []byte, n int64) *patternReader {
+	return &patternReader{block: block, left: n}
+}
 
 func (r *patternReader) Read(p []byte) (int, error) {
 	if r.left == 0 {
