@@ -19,6 +19,8 @@ build:
 test: vet lint unit pkcs11
 
 vet:
+	@unformatted=$$(gofmt -l $$(find . -name '*.go' -not -path './.demo/*')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	CGO_ENABLED=1 $(GO) vet -tags pkcs11 ./pki/keys/...
 
