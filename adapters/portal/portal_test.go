@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jisr-bus/jisr/adapters/kit"
+	"github.com/jisr-bus/jisr/internal/store/storetest"
 )
 
 // TestLicenceRenewal renews Khaled's licence paying by test card with
@@ -17,7 +20,15 @@ import (
 // at Transport, delivery at Post; the receipt is shown, and every call
 // carried the citizen's national ID and the application number.
 func TestLicenceRenewal(t *testing.T) {
-	f := newFixture(t)
+	t.Run("sqlite", func(t *testing.T) { licenceRenewal(t, newFixture(t)) })
+	// The portal's own storage (accounts, sessions, applications) on
+	// PostgreSQL; the ministries stay on SQLite.
+	t.Run("postgres", func(t *testing.T) {
+		licenceRenewal(t, newFixtureWith(t, kit.Database{Driver: kit.DriverPostgres, DSN: storetest.PostgresDSN(t)}))
+	})
+}
+
+func licenceRenewal(t *testing.T, f *fixture) {
 	b := f.browser(t)
 	b.login(khaled, demoPW)
 	status, page := b.get("/services/licence-renewal")

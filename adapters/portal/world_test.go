@@ -175,10 +175,20 @@ func services() map[Ministry]xroad.ServiceID {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
+	return newFixtureWith(t, kit.Database{})
+}
+
+// newFixtureWith is newFixture with the portal's own database (zero: a
+// SQLite file in the test's directory).
+func newFixtureWith(t *testing.T, portalDB kit.Database) *fixture {
+	t.Helper()
 	clk := clock.NewFake(reference())
 	dir := t.TempDir()
 	db := func(name string) kit.Database {
 		return kit.Database{Driver: kit.DriverSQLite, Path: filepath.Join(dir, name+".db")}
+	}
+	if portalDB == (kit.Database{}) {
+		portalDB = db("portal")
 	}
 	w, err := seed.Generate(seed.Options{Persons: 40, Reference: seed.Day(reference())})
 	if err != nil {
@@ -246,7 +256,7 @@ func newFixture(t *testing.T) *fixture {
 		Issuers: map[string][]xroad.MemberID{
 			document.TypeBirthCertificate: {moiMember()}, document.TypeCivilRegistryExtract: {moiMember()},
 		},
-		Database: db("portal"),
+		Database: portalDB,
 		Officers: []Officer{{Username: "officer1", PasswordHash: officerHash}},
 		Accounts: []SeedAccount{{NationalID: khaled, PasswordHash: citizenHash}, {NationalID: omar, PasswordHash: citizenHash}},
 		Argon2:   testArgon2, Clock: clk,
