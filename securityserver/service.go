@@ -41,6 +41,8 @@ type Service struct {
 	log      *slog.Logger
 	registry *prometheus.Registry
 	archiver *archive.Archiver
+	// replayStore is the shared replay table (PostgreSQL), purged by Serve.
+	replayStore conf.ReplayStore
 
 	store     keys.Store
 	gc        *globalconf.Client
@@ -143,9 +145,14 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (_ *Service, err erro
 		return nil, err
 	}
 	s.registry.MustRegister(s.identity, &certExpiry{clk: s.clk, server: cfg.ID(), auth: s.identity.AuthCertificate, sign: s.signCerts})
-	replay, err := message.NewReplayCache(s.clk, 10*time.Minute, 1_000_000)
+	local, err := message.NewReplayCache(s.clk, replayWindow, 1_000_000)
 	if err != nil {
 		return nil, fmt.Errorf("security server: %w", err)
+	}
+	var replay message.ReplayGuard = local
+	if rs, ok := s.confStore.(conf.ReplayStore); ok && cfg.Database.Driver == "postgres" {
+		// Nodes sharing the database share the ids they accepted.
+		replay, s.replayStore = &sharedReplay{local: local, store: rs}, rs
 	}
 	spool := filepath.Join(cfg.Dir, SpoolDir)
 	if err := os.MkdirAll(spool, 0o700); err != nil {
@@ -249,6 +256,9 @@ func (s *Service) Serve(ctx context.Context, ready func()) error {
 	wg.Go(func() { _ = s.mon.retention.Run(ctx) })
 	if s.archiver != nil {
 		wg.Go(func() { s.archiver.Run(ctx) })
+	}
+	if s.replayStore != nil {
+		wg.Go(func() { runReplayPurge(ctx, s.replayStore, s.clk.Now) })
 	}
 	err = daemon.Serve(ctx, "security server", s.log, &s.bound, []daemon.Listener{
 		{Name: "clientHTTP", Addr: s.cfg.Listen.ClientHTTP, Handler: s.clientHandler()},

@@ -39,8 +39,8 @@ func TestNewOnCallerDB(t *testing.T) {
 		t.Fatal(err)
 	}
 	v, err := store.MigrationVersion(ctx, db, store.SQLite, conf.Migrations(), store.MigrationTable(conf.MigrationTable))
-	if err != nil || v != 2 {
-		t.Fatalf("migration version %d, %v; want 2", v, err)
+	if err != nil || v != 3 {
+		t.Fatalf("migration version %d, %v; want 3", v, err)
 	}
 	var n int
 	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM ss_counters`).Scan(&n); err != nil || n != 5 {
