@@ -189,17 +189,18 @@ func (a *Archiver) runOnce(ctx context.Context) (Round, error) {
 	if err != nil {
 		return r, err
 	}
-	if last.Name == "" {
-		// No archive yet: start at the first record the log still has.
-		p, err := a.cfg.Cleaner.Purged(ctx)
-		if err != nil {
-			return r, err
-		}
-		last.To = p.LastID
-		if p.LastID > 0 {
-			a.log.WarnContext(ctx, "archive directory is empty but the log was purged: the new archives start a new chain",
-				"dir", a.cfg.Dir, "from", p.LastID+1)
-		}
+	p, err := a.cfg.Cleaner.Purged(ctx)
+	if err != nil {
+		return r, err
+	}
+	if last.To < p.LastID {
+		// Records were deleted that this directory does not hold (an
+		// empty directory, or another node's retention): start a new
+		// chain at the first record the log still has. An auditor
+		// verifying the directory sees the gap.
+		a.log.WarnContext(ctx, "the log was purged beyond this archive directory: the new archives start a new chain",
+			"dir", a.cfg.Dir, "archivedTo", last.To, "from", p.LastID+1)
+		last = FileInfo{To: p.LastID}
 	}
 	base := a.cfg.Write
 	if a.cfg.Signer != nil {

@@ -163,3 +163,40 @@ func TestFileNames(t *testing.T) {
 		}
 	}
 }
+
+// TestArchiverAfterForeignPurge: when another archiver's retention deleted
+// records this directory never got, the next round starts a new chain at
+// the first record left instead of failing forever, and the directory no
+// longer verifies as one sequence (the gap is the auditor's to see).
+func TestArchiverAfterForeignPurge(t *testing.T) {
+	w := newWorld(t, 1) // records 1-4
+	mine, theirs := t.TempDir(), t.TempDir()
+	if _, err := w.archiver(t, mine, -1, nil).RunOnce(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+	w.exchanges(t, 1) // 5-8
+	w.stamp(t)
+	w.exchanges(t, 1) // 9-12
+	w.stamp(t)
+	if r, err := w.archiver(t, theirs, 30*time.Minute, nil).RunOnce(w.ctx); err != nil || r.Purged.Purged.LastID != 8 {
+		t.Fatalf("the other archiver: %+v, %v; want records up to 8 purged", r.Purged, err)
+	}
+	r, err := w.archiver(t, mine, -1, nil).RunOnce(w.ctx)
+	if err != nil || len(r.Manifests) != 1 || r.Manifests[0].From != 9 || len(r.Manifests[0].PrevManifestHash) != 0 {
+		t.Fatalf("round after the foreign purge: %+v, %v; want one new chain from record 9", r.Manifests, err)
+	}
+	fis, _ := Files(mine)
+	var files []SequenceFile
+	for _, fi := range fis {
+		b, err := os.ReadFile(filepath.Join(mine, fi.Name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, SequenceFile{Name: fi.Name, R: bytes.NewReader(b), Size: int64(len(b))})
+	}
+	tr := w.trust
+	tr.PrevManifestHash = []byte{}
+	if _, err := VerifySequence(w.ctx, files, tr); err == nil {
+		t.Fatal("a directory with a gap verified as one sequence")
+	}
+}
