@@ -2,8 +2,6 @@ package central
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/jisr-bus/jisr/central/registry"
+	"github.com/jisr-bus/jisr/internal/adminapi"
 	"github.com/jisr-bus/jisr/internal/clock"
 	"github.com/jisr-bus/jisr/internal/xerr"
 	"github.com/jisr-bus/jisr/internal/xroad"
@@ -49,7 +48,7 @@ func AllRoles() []Role {
 
 // APIKeyScheme is the Authorization scheme of the admin API, as in X-Road:
 // "Authorization: X-Road-ApiKey token=<secret>".
-const APIKeyScheme = "X-Road-ApiKey"
+const APIKeyScheme = adminapi.Scheme
 
 // APIPrefix is the path prefix of the admin API's operations.
 const APIPrefix = "/api/v1"
@@ -209,13 +208,8 @@ const maxBody = 1 << 20
 
 // decode reads the JSON body strictly into v.
 func (c *call) decode(v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(c.w, c.r.Body, maxBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return badRequest("request body: %v", err)
-	}
-	if dec.More() {
-		return badRequest("request body: trailing data")
+	if err := adminapi.DecodeJSON(c.w, c.r, v, maxBody); err != nil {
+		return badRequest("%v", err)
 	}
 	return nil
 }
@@ -229,32 +223,12 @@ func (op *operation) allows(roles []string) bool {
 	return false
 }
 
-// statusRecorder remembers the status code for the request counter.
-type statusRecorder struct {
-	http.ResponseWriter
-	code int
-}
-
-func (s *statusRecorder) WriteHeader(code int) {
-	if s.code == 0 {
-		s.code = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusRecorder) Write(b []byte) (int, error) {
-	if s.code == 0 {
-		s.code = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
-}
-
 // serve runs one operation: authenticate, authorise, then read or write.
 func (a *API) serve(op *operation) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		rec := &statusRecorder{ResponseWriter: w}
+		rec := &adminapi.StatusRecorder{ResponseWriter: w}
 		defer func() {
-			a.requests.WithLabelValues(APIPrefix+op.pattern, op.method, strconv.Itoa(rec.code)).Inc()
+			a.requests.WithLabelValues(APIPrefix+op.pattern, op.method, strconv.Itoa(rec.Code)).Inc()
 		}()
 		ctx := r.Context()
 		key, err := a.authenticate(ctx, r)
@@ -391,7 +365,7 @@ func (a *API) auditFailure(ctx context.Context, r *http.Request, op *operation, 
 // (without being usable) when it exists but is expired or revoked, so the
 // refusal can name it.
 func (a *API) authenticate(ctx context.Context, r *http.Request) (registry.APIKey, error) {
-	secret, ok := parseAPIKeyHeader(r.Header.Get("Authorization"))
+	secret, ok := adminapi.ParseHeader(r.Header.Get("Authorization"))
 	if !ok {
 		return registry.APIKey{}, xerr.New(codeUnauthorized, "missing or malformed Authorization: "+APIKeyScheme+" token=…", nil)
 	}
@@ -412,26 +386,9 @@ func (a *API) authenticate(ctx context.Context, r *http.Request) (registry.APIKe
 	return key, nil
 }
 
-// parseAPIKeyHeader extracts the secret from "X-Road-ApiKey token=<secret>".
-func parseAPIKeyHeader(h string) (string, bool) {
-	scheme, rest, ok := strings.Cut(strings.TrimSpace(h), " ")
-	if !ok || !strings.EqualFold(scheme, APIKeyScheme) {
-		return "", false
-	}
-	secret, ok := strings.CutPrefix(strings.TrimSpace(rest), "token=")
-	if !ok || secret == "" {
-		return "", false
-	}
-	return secret, true
-}
-
 // NewAPIKeySecret returns a fresh random API key secret (256 bits,
 // base64url).
-func NewAPIKeySecret() string {
-	var b [32]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go ≥ 1.24)
-	return base64.RawURLEncoding.EncodeToString(b[:])
-}
+func NewAPIKeySecret() string { return adminapi.NewSecret() }
 
 // Error handling: the one place where errors become HTTP statuses.
 

@@ -3,9 +3,7 @@ package admin
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	_ "embed"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,6 +18,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/jisr-bus/jisr/internal/adminapi"
 	"github.com/jisr-bus/jisr/internal/clock"
 	"github.com/jisr-bus/jisr/internal/xerr"
 	"github.com/jisr-bus/jisr/internal/xroad"
@@ -34,7 +33,7 @@ func OpenAPI() []byte { return bytes.Clone(openAPI) }
 
 // APIKeyScheme is the Authorization scheme of the admin API, as in X-Road:
 // "Authorization: X-Road-ApiKey token=<secret>".
-const APIKeyScheme = "X-Road-ApiKey"
+const APIKeyScheme = adminapi.Scheme
 
 // Paths of the admin API.
 const (
@@ -158,13 +157,11 @@ const maxBody = DefaultMaxDocumentSize + 64<<10
 
 // decode reads the JSON body strictly into v.
 func (c *call) decode(v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(c.w, c.r.Body, maxBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return badRequest("request body: %v", err)
-	}
-	if dec.More() {
-		return badRequest("request body: trailing data")
+	if err := adminapi.DecodeJSON(c.w, c.r, v, maxBody); err != nil {
+		if errors.Is(err, adminapi.ErrEmptyBody) {
+			return badRequest("request body: %v", io.EOF)
+		}
+		return badRequest("%v", err)
 	}
 	return nil
 }
@@ -172,16 +169,12 @@ func (c *call) decode(v any) error {
 // decodeOptional is decode for an optional body: an empty body leaves v
 // as it is.
 func (c *call) decodeOptional(v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(c.w, c.r.Body, maxBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		return badRequest("request body: %v", err)
-	}
-	if dec.More() {
-		return badRequest("request body: trailing data")
+	err := adminapi.DecodeJSON(c.w, c.r, v, maxBody)
+	switch {
+	case errors.Is(err, adminapi.ErrEmptyBody):
+		return nil
+	case err != nil:
+		return badRequest("%v", err)
 	}
 	return nil
 }
@@ -195,32 +188,12 @@ func (op *operation) allows(roles []string) bool {
 	return false
 }
 
-// statusRecorder remembers the status code for the request counter.
-type statusRecorder struct {
-	http.ResponseWriter
-	code int
-}
-
-func (s *statusRecorder) WriteHeader(code int) {
-	if s.code == 0 {
-		s.code = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusRecorder) Write(b []byte) (int, error) {
-	if s.code == 0 {
-		s.code = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
-}
-
 // serve runs one operation: authenticate, authorise, audit, handle.
 func (a *API) serve(op *operation) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		rec := &statusRecorder{ResponseWriter: w}
+		rec := &adminapi.StatusRecorder{ResponseWriter: w}
 		defer func() {
-			a.requests.WithLabelValues(APIPrefix+op.pattern, op.method, strconv.Itoa(rec.code)).Inc()
+			a.requests.WithLabelValues(APIPrefix+op.pattern, op.method, strconv.Itoa(rec.Code)).Inc()
 		}()
 		ctx := r.Context()
 		key, err := a.authenticate(ctx, r)
@@ -342,25 +315,11 @@ func (a *API) authenticate(ctx context.Context, r *http.Request) (conf.APIKey, e
 }
 
 // ParseAPIKeyHeader extracts the secret from "X-Road-ApiKey token=<secret>".
-func ParseAPIKeyHeader(h string) (string, bool) {
-	scheme, rest, ok := strings.Cut(strings.TrimSpace(h), " ")
-	if !ok || !strings.EqualFold(scheme, APIKeyScheme) {
-		return "", false
-	}
-	secret, ok := strings.CutPrefix(strings.TrimSpace(rest), "token=")
-	if !ok || secret == "" {
-		return "", false
-	}
-	return secret, true
-}
+func ParseAPIKeyHeader(h string) (string, bool) { return adminapi.ParseHeader(h) }
 
 // NewAPIKeySecret returns a fresh random API key secret (256 bits,
 // base64url).
-func NewAPIKeySecret() string {
-	var b [32]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go ≥ 1.24)
-	return base64.RawURLEncoding.EncodeToString(b[:])
-}
+func NewAPIKeySecret() string { return adminapi.NewSecret() }
 
 func writeResult(w http.ResponseWriter, res result) {
 	status := res.status
