@@ -21,6 +21,8 @@ import (
 	"sync"
 
 	"go.step.sm/crypto/pemutil"
+
+	"github.com/jisr-bus/jisr/internal/fsutil"
 )
 
 // ErrBadPassphrase is returned (wrapped) by the software store when a key
@@ -341,7 +343,7 @@ func (s *Software) store(label string, key crypto.Signer) error {
 		}
 		return err
 	}
-	return syncDir(s.dir)
+	return fsutil.SyncDir(s.dir)
 }
 
 // load reads and decrypts label's file.
@@ -417,19 +419,6 @@ func checkImportable(key crypto.Signer) error {
 	default:
 		return fmt.Errorf("cannot import a %T: want *ecdsa.PrivateKey, *rsa.PrivateKey or ed25519.PrivateKey", key)
 	}
-}
-
-// syncDir flushes dir's entries to stable storage, making a link durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	if err := d.Sync(); err != nil {
-		_ = d.Close()
-		return err
-	}
-	return d.Close()
 }
 
 // softwareSigner hides the private key behind crypto.Signer, so that callers

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/jisr-bus/jisr/internal/fsutil"
 )
 
 // SerialSource hands out time-stamp token serial numbers.
@@ -53,9 +55,12 @@ type FileSerialSource struct {
 // fails if another holder exists. The directory must exist. A file with
 // unparseable content is an error, never a silent restart from 1.
 func FileSerials(path string) (*FileSerialSource, error) {
-	lock, err := lockFile(path + ".lock")
+	lock, err := fsutil.Lock(path+".lock", false)
+	if errors.Is(err, fsutil.ErrLocked) {
+		return nil, fmt.Errorf("tsa: serial file is in use by another TSA (%s.lock locked)", path)
+	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("tsa: %w", err)
 	}
 	mark, err := readMark(path)
 	if err != nil {
@@ -151,5 +156,8 @@ func writeMark(path string, mark uint64) (err error) {
 	if err = os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("tsa: replacing serial file: %w", err)
 	}
-	return syncDir(dir)
+	if err := fsutil.SyncDir(dir); err != nil {
+		return fmt.Errorf("tsa: syncing serial directory: %w", err)
+	}
+	return nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/jisr-bus/jisr/internal/clock"
+	"github.com/jisr-bus/jisr/internal/fsutil"
 	"github.com/jisr-bus/jisr/securityserver/msglog"
 )
 
@@ -174,11 +175,13 @@ func (a *Archiver) runOnce(ctx context.Context) (Round, error) {
 	if err := os.MkdirAll(a.cfg.Dir, 0o700); err != nil {
 		return r, fmt.Errorf("archive: %w", err)
 	}
-	unlock, err := lockDir(a.cfg.Dir)
+	// Two archivers (the server's and `jisr ss archive`) never write the
+	// same range into one directory.
+	lock, err := fsutil.Lock(filepath.Join(a.cfg.Dir, ".lock"), true)
 	if err != nil {
-		return r, err
+		return r, fmt.Errorf("archive: %w", err)
 	}
-	defer unlock()
+	defer lock.Close()
 	// Under the lock, temporary files are leftovers of a crashed round.
 	if stale, err := filepath.Glob(filepath.Join(a.cfg.Dir, ".archive-*.tmp")); err == nil {
 		for _, f := range stale {
@@ -260,22 +263,10 @@ func (a *Archiver) writeOne(ctx context.Context, opts WriteOptions) (string, Man
 	if err := os.Rename(tmp, filepath.Join(a.cfg.Dir, name)); err != nil {
 		return "", Manifest{}, fmt.Errorf("archive: %w", err)
 	}
-	if err := syncDir(a.cfg.Dir); err != nil {
-		return "", Manifest{}, err
+	if err := fsutil.SyncDir(a.cfg.Dir); err != nil {
+		return "", Manifest{}, fmt.Errorf("archive: sync %s: %w", a.cfg.Dir, err)
 	}
 	return name, m, nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("archive: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("archive: sync %s: %w", dir, err)
-	}
-	return nil
 }
 
 // fileNameRE matches the archiver's file names.

@@ -19,6 +19,7 @@ import (
 	"strings"
 
 	"github.com/jisr-bus/jisr/internal/clock"
+	"github.com/jisr-bus/jisr/internal/fsutil"
 	"github.com/jisr-bus/jisr/internal/xroad"
 )
 
@@ -169,7 +170,7 @@ func Restore(ctx context.Context, r io.Reader, o RestoreOptions) (*Manifest, err
 	if err := os.Rename(staged, target); err != nil {
 		return nil, putBack(fmt.Errorf("backup: restore: moving the restored directory in: %w", err))
 	}
-	if err := syncDir(filepath.Dir(target)); err != nil {
+	if err := fsutil.SyncDir(filepath.Dir(target)); err != nil {
 		return nil, fmt.Errorf("backup: restore: %w", err)
 	}
 	if old != "" {
@@ -395,20 +396,8 @@ func syncTree(root string) error {
 		if err != nil || !d.IsDir() {
 			return err
 		}
-		return syncDir(p)
+		return fsutil.SyncDir(p)
 	})
-}
-
-func syncDir(p string) error {
-	d, err := os.Open(p)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // moveAside renames target, if it exists, to a fresh name beside it and
