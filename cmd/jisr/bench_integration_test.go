@@ -19,7 +19,7 @@ import (
 // works, not how fast anything is.
 func TestBenchSmoke(t *testing.T) {
 	if testing.Short() {
-		t.Skip("starts a PKI, a central server and security servers")
+		t.Skip("-short: starts a PKI, a central server and security servers (make test and .ci/run never pass -short, so this runs on CI)")
 	}
 	topologies := []string{bench.TopologyDirect, bench.TopologyChain, bench.TopologySQLite}
 	args := []string{"bench", "--sizes", "1KiB", "--step", "200ms", "--measure", "300ms", "--open", "300ms",

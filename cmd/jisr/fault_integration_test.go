@@ -187,7 +187,7 @@ func eventually(t *testing.T, what string, within time.Duration, cond func() boo
 // it can.
 func TestFaults(t *testing.T) {
 	if testing.Short() {
-		t.Skip("fault injection: not in -short")
+		t.Skip("-short: fault injection (make test and .ci/run never pass -short, so this runs on CI)")
 	}
 	w := newFaultWorld(t)
 	w.mustCall(t, "at start", 3)

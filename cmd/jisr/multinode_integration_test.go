@@ -29,7 +29,7 @@ import (
 // both nodes extend, and which verifies.
 func TestTwoProviderNodesOverPostgres(t *testing.T) {
 	if testing.Short() {
-		t.Skip("multi-node test: not in -short")
+		t.Skip("-short: multi-node test (make test and .ci/run never pass -short, so this runs on CI)")
 	}
 	dsn := storetest.PostgresDSN(t)
 	dsnFile := filepath.Join(t.TempDir(), "dsn")
